@@ -1,0 +1,121 @@
+"""Manba's Streamlit front end: reads settings, calls rag/, renders. No pipeline logic here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from rag.config import Settings, from_env
+from rag.engine import Engine, answer_to_dict
+from rag.errors import ManbaError
+from rag.langs import SUPPORTED, direction
+from rag.retrieval import Filters
+from rag.types import Answer, Citation, Hit
+
+LANG_NAMES = {"fa": "فارسی (fa)", "ar": "العربية (ar)", "en": "English (en)"}
+# Characters Markdown would act on, written as entities so document text stays text.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'[]()!*_`#|~\\{}+-=.:"}
+
+st.set_page_config(page_title="Manba", page_icon="📚", layout="wide")
+
+
+def safe(text: str) -> str:
+    """Text for an HTML block: escaped, Markdown-inert (no links, no images), line breaks kept."""
+    return "".join(_ENTITIES.get(c, c) for c in text).replace("\n", "<br>")
+
+
+def block(text: str, lang: str, extra: str = "") -> str:
+    return (f'<div dir="{direction(lang)}" lang="{lang}" class="manba-text" '
+            f'style="unicode-bidi: plaintext; text-align: start; {extra}">{text}</div>')
+
+
+@st.cache_resource(show_spinner="Loading the index…")
+def load_engine(index_dir: str, generation_key: float) -> Engine:
+    # generation_key (the manifest's mtime) reloads the engine after a new ingest.
+    del generation_key
+    settings: Settings = from_env().with_index(index_dir)
+    return Engine(settings)
+
+
+def passage_html(c: Citation, hit_text: str) -> str:
+    """The passage with the cited sentence highlighted."""
+    rel_start, rel_end = c.start - c.passage_start, c.end - c.passage_start
+    before, quote, after = hit_text[:rel_start], hit_text[rel_start:rel_end], hit_text[rel_end:]
+    return block(f"{safe(before)}<mark>{safe(quote)}</mark>{safe(after)}", c.lang)
+
+
+def render_answer(answer: Answer) -> None:
+    left, right = st.columns([3, 2], gap="large")
+    hits = {h.chunk.chunk_id: h for h in answer.hits}
+    with left:
+        st.subheader("Answer")
+        if answer.abstained:
+            st.warning("No answer found in the documents.")
+        st.markdown(block(safe(answer.answer), answer.question_lang), unsafe_allow_html=True)
+        st.download_button("Download JSON", json.dumps(answer_to_dict(answer), ensure_ascii=False,
+                           indent=2), file_name="manba-answer.json", mime="application/json")
+    with right:
+        if answer.citations:
+            st.subheader("Sources")
+            for c in answer.citations:
+                hit = hits.get(c.chunk_id)
+                with st.container(border=True):
+                    st.markdown(f"**[{c.n}]** {safe(c.title)} · `{safe(c.doc_id)}` · {c.lang}",
+                                unsafe_allow_html=True)
+                    text = hit.chunk.text if hit else c.quote
+                    start = c.passage_start if hit else c.start
+                    shown = Citation(**{**c.__dict__, "passage_start": start})
+                    st.markdown(passage_html(shown, text), unsafe_allow_html=True)
+        else:
+            st.subheader("Closest passages")
+            for r, h in enumerate(answer.hits, 1):
+                render_hit(r, h)
+
+
+def render_hit(rank: int, h: Hit) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{rank}.** {safe(h.doc.title)} · `{safe(h.doc.doc_id)}` · {h.chunk.lang}",
+                    unsafe_allow_html=True)
+        st.markdown(block(safe(h.chunk.text), h.chunk.lang), unsafe_allow_html=True)
+
+
+def main() -> None:
+    settings = from_env()
+    index_dir = str(settings.index_dir)
+    manifest = Path(index_dir) / "manifest.json"
+    st.title("Manba · منبع")
+    st.caption("Ask in Persian, Arabic or English; every sentence of the answer is cited.")
+    if not manifest.exists():
+        st.error(f"No index at `{index_dir}`. Build one with `make index` or "
+                 f"`manba ingest PATH --index {index_dir}`.")
+        return
+    try:
+        engine = load_engine(index_dir, manifest.stat().st_mtime)
+    except ManbaError as err:
+        st.error(str(err))
+        return
+    with st.sidebar:
+        st.markdown(f"**Mode:** {engine.mode_label}")
+        chosen = st.multiselect("Languages of passages", list(SUPPORTED), default=[],
+                                format_func=lambda x: LANG_NAMES[x])
+        k = st.slider("Passages", 1, 20, settings.retrieval.k)
+        if st.button("Start over"):
+            st.session_state.pop("history", None)
+    history: list[Answer] = st.session_state.setdefault("history", [])
+    question = st.chat_input("Ask a question · پرسش خود را بنویسید · اكتب سؤالك")
+    if question:
+        try:
+            history.append(engine.ask(question, k, Filters(langs=tuple(chosen))))
+        except ManbaError as err:
+            st.error(str(err))
+    for answer in reversed(history):
+        with st.chat_message("user"):
+            st.markdown(block(safe(answer.question), answer.question_lang),
+                        unsafe_allow_html=True)
+        with st.chat_message("assistant"):
+            render_answer(answer)
+
+
+main()

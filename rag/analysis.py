@@ -1,0 +1,127 @@
+"""Tokenization, stopwords and stemming for search, per language (never for display).
+
+Order matters: text is ``clean``-ed, split into words, Arabic words are stemmed by Snowball
+*before* their letters are folded (the stemmer does not know ی/ک), Persian words are folded
+before the Persian stemmer, English words go through Snowball English. Every output token is in
+folded form, so Arabic-letter Persian (ي/ك) and Persian-letter text meet in one vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+
+import Stemmer
+
+from rag import persian_stem
+from rag.normalize import clean, fold
+
+ANALYZER_VERSION = "1"
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06FF]")
+_PERSIAN_LETTER = re.compile(r"[پچژگ]")
+# Persian words written apart that belong together: verbal prefixes and plural/comparative
+# suffixes are joined to their word ("می گیرد" -> "میگیرد", "کتاب ها" -> "کتابها").
+_FA_PREFIXES = frozenset({"می", "نمی"})
+_FA_SUFFIXES = frozenset({"ها", "های", "هایی", "تر", "ترین", "ای", "اند"})
+_local = threading.local()
+
+
+@lru_cache(maxsize=3)
+def stopwords(lang: str) -> frozenset[str]:
+    """The team's stopword list for ``lang``, in folded search form."""
+    text = resources.files("rag").joinpath(f"resources/stopwords_{lang}.txt").read_text("utf-8")
+    words = (line.strip() for line in text.splitlines())
+    return frozenset(fold(clean(w)) for w in words if w and not w.startswith("#"))
+
+
+def _stemmer(name: str) -> Stemmer.Stemmer:
+    # PyStemmer objects are not thread-safe: one per thread.
+    cache = getattr(_local, "stemmers", None)
+    if cache is None:
+        cache = _local.stemmers = {}
+    if name not in cache:
+        cache[name] = Stemmer.Stemmer(name)
+    return cache[name]
+
+
+def words(text: str) -> list[str]:
+    """Cleaned words of ``text`` (no stemming, no stopword removal, letters not folded)."""
+    return _WORD.findall(clean(text))
+
+
+def _join_persian(tokens: list[str]) -> list[str]:
+    """Re-join Persian prefixes/suffixes written with a space; ZWNJ was already removed.
+
+    Compounds with و ("گفت وگو") get their joined form added beside the parts, so
+    "گفت‌وگو", "گفتوگو" and "گفت وگو" share the token "گفتوگو".
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is not None and tok in _FA_PREFIXES and _ARABIC_LETTER.match(nxt):
+            out.append(tok + nxt)
+            i += 2
+            continue
+        if out and tok in _FA_SUFFIXES and _ARABIC_LETTER.match(out[-1]):
+            out[-1] += tok
+            i += 1
+            continue
+        if (
+            out
+            and tok.startswith("و")
+            and 3 <= len(tok) <= 4
+            and 2 <= len(out[-1]) <= 4
+            and _ARABIC_LETTER.match(out[-1])
+            and out[-1] not in stopwords("fa")
+        ):
+            out.append(tok)
+            out.append(out[-2] + tok)
+            i += 1
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _arabic_script_lang(token: str, lang: str) -> str:
+    if lang in ("fa", "ar"):
+        return lang
+    return "fa" if _PERSIAN_LETTER.search(token) else "ar"
+
+
+def analyze(text: str, lang: str, *, keep_stopwords: bool = False) -> list[str]:
+    """Search tokens of ``text`` written in ``lang`` ('fa', 'ar' or 'en')."""
+    raw = words(text)
+    if lang == "fa" or (lang != "ar" and any(_PERSIAN_LETTER.search(t) for t in raw)):
+        raw = [fold(t) if _ARABIC_LETTER.match(t) else t for t in raw]
+        raw = _join_persian(raw)
+    return list(_analyze_tokens(tuple(raw), lang, keep_stopwords))
+
+
+def analyze_many(texts: Iterable[str], langs: Iterable[str]) -> list[list[str]]:
+    """``analyze`` over many texts."""
+    return [analyze(t, lang) for t, lang in zip(texts, langs, strict=True)]
+
+
+def _analyze_tokens(raw: tuple[str, ...], lang: str, keep_stopwords: bool) -> Iterable[str]:
+    english = _stemmer("english")
+    arabic = _stemmer("arabic")
+    for tok in raw:
+        if not _ARABIC_LETTER.match(tok):
+            if keep_stopwords or tok not in stopwords("en"):
+                yield english.stemWord(tok)
+            continue
+        tok_lang = _arabic_script_lang(tok, lang)
+        folded = fold(tok)
+        if not keep_stopwords and (folded in stopwords(tok_lang) or len(folded) < 2):
+            continue
+        if tok_lang == "ar":
+            yield fold(arabic.stemWord(tok))
+        else:
+            yield persian_stem.stem(folded)

@@ -1,0 +1,113 @@
+"""Offline extractive answers: the best supporting sentences of the top passages, each cited.
+
+A sentence's support is the share of the question's weight (IDF of its analyzed terms) that
+the sentence contains. The answer takes the best-supported sentences, drops repeats, and orders
+them document by document (best document first) in reading order. When no sentence covers
+enough of the question, the answer abstains and the closest passages are shown instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.analysis import analyze
+from rag.citations import number_citations
+from rag.config import AnswerSettings
+from rag.retrieval import Query, Searcher
+from rag.types import Answer, Hit
+
+NO_ANSWER = {
+    "en": "I found no answer to this in the documents. The closest passages are listed below.",
+    "fa": "پاسخی برای این پرسش در اسناد پیدا نکردم. نزدیک‌ترین بخش‌ها در زیر آمده‌اند.",
+    "ar": "لم أجد إجابة عن هذا السؤال في الوثائق. أقرب المقاطع مذكورة أدناه.",
+}
+_MIN_WORDS = 4
+_RANK_DECAY = 0.1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, scored against the question."""
+
+    hit: Hit
+    start: int
+    end: int
+    coverage: float
+    score: float
+    terms: frozenset[str]
+
+
+def no_answer_text(lang: str) -> str:
+    return NO_ANSWER.get(lang, NO_ANSWER["en"])
+
+
+def candidates(query: Query, hits: list[Hit], searcher: Searcher) -> list[Candidate]:
+    """Every distinct sentence of ``hits`` with its support for ``query``, best first."""
+    q_terms = set(query.tokens)
+    q_weight = sum(searcher.idf(t) for t in q_terms)
+    if q_weight <= 0:
+        return []
+    seen: set[tuple[str, int, int]] = set()
+    out: list[Candidate] = []
+    for rank, hit in enumerate(hits):
+        for start, end in hit.chunk.sentences:
+            key = (hit.doc.doc_id, start, end)
+            if key in seen:
+                continue
+            seen.add(key)
+            text = hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
+            if len(text.split()) < _MIN_WORDS:
+                continue
+            terms = frozenset(analyze(text, hit.chunk.lang))
+            coverage = sum(searcher.idf(t) for t in q_terms & terms) / q_weight
+            if coverage <= 0:
+                continue
+            score = coverage / (1.0 + _RANK_DECAY * rank)
+            out.append(Candidate(hit, start, end, coverage, score, terms))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def _redundant(c: Candidate, chosen: list[Candidate], limit: float) -> bool:
+    for other in chosen:
+        union = c.terms | other.terms
+        if union and len(c.terms & other.terms) / len(union) >= limit:
+            return True
+    return False
+
+
+def select(cands: list[Candidate], settings: AnswerSettings) -> list[Candidate]:
+    """The sentences to answer with, in reading order; empty when support is too weak."""
+    if not cands or cands[0].coverage < settings.min_coverage:
+        return []
+    best = cands[0].score
+    chosen: list[Candidate] = []
+    for c in cands:
+        if len(chosen) >= settings.max_sentences:
+            break
+        if c.coverage < settings.min_coverage or c.score < 0.5 * best:
+            continue
+        if _redundant(c, chosen, settings.redundancy):
+            continue
+        chosen.append(c)
+    doc_order: dict[str, int] = {}
+    for c in chosen:
+        doc_order.setdefault(c.hit.doc.doc_id, len(doc_order))
+    return sorted(chosen, key=lambda c: (doc_order[c.hit.doc.doc_id], c.start))
+
+
+def extractive_answer(
+    question: str,
+    query: Query,
+    hits: list[Hit],
+    searcher: Searcher,
+    settings: AnswerSettings,
+) -> Answer:
+    """Answer ``question`` from ``hits`` with cited sentences, or abstain."""
+    chosen = select(candidates(query, hits, searcher), settings)
+    if not chosen:
+        return Answer(question, query.lang, no_answer_text(query.lang), True, (), tuple(hits))
+    citations, text = number_citations(
+        [(c.hit, c.start, c.end) for c in chosen], lambda doc_id: searcher.reader.doc(doc_id)[1]
+    )
+    return Answer(question, query.lang, text, False, tuple(citations), tuple(hits))

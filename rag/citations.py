@@ -1,0 +1,45 @@
+"""Citations as data: numbering, rendering markers, parsing them back, resolving to spans.
+
+Markers are ASCII ``[n]``; parsing folds Persian and Arabic digits (``[۳]``, ``[٣]``) and does not
+rely on ``\\b``, which fails next to Arabic-script letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from rag.types import Citation, Hit
+
+_MARKER = re.compile(r"\[\s*([0-9\u06F0-\u06F9\u0660-\u0669]+)\s*\]")
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+def number_citations(
+    spans: list[tuple[Hit, int, int]], doc_text: Callable[[str], str]
+) -> tuple[list[Citation], str]:
+    """Number cited sentence spans 1..n and render the answer text with ``[n]`` markers.
+
+    ``doc_text(doc_id)`` returns the stored original: each quote is sliced from it, so a
+    citation's quote equals the document text at its offsets by construction.
+    """
+    citations: list[Citation] = []
+    lines: list[str] = []
+    for n, (hit, start, end) in enumerate(spans, start=1):
+        quote = doc_text(hit.doc.doc_id)[start:end]
+        citations.append(
+            Citation(n, hit.doc.doc_id, hit.doc.title, hit.doc.path, hit.chunk.lang, start, end,
+                     quote, hit.chunk.chunk_id, hit.chunk.start, hit.chunk.end)
+        )
+        lines.append(f"{quote} [{n}]")
+    return citations, "\n".join(lines)
+
+
+def parse_markers(text: str) -> list[int]:
+    """Citation numbers in ``text``, in order of appearance (any digit set)."""
+    return [int(m.group(1).translate(_DIGITS)) for m in _MARKER.finditer(text)]
+
+
+def verify(citation: Citation, doc_text: str) -> bool:
+    """True when the citation's quote is exactly the document text at its offsets."""
+    return doc_text[citation.start : citation.end] == citation.quote

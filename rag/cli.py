@@ -1,0 +1,209 @@
+"""The `manba` command line; with app.py, the only place that turns errors into messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from rag.config import Settings, from_env
+from rag.errors import ManbaError
+from rag.langs import SUPPORTED
+from rag.retrieval import MODES, Filters
+
+_INDEX_HELP = "Index folder (default: $MANBA_INDEX_DIR or ./index)."
+
+
+def _settings(index: str | None) -> Settings:
+    settings = from_env()
+    return settings.with_index(index) if index else settings
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _langs(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    chosen = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [v for v in chosen if v not in SUPPORTED]
+    if bad:
+        _fail(f"--lang takes {', '.join(SUPPORTED)} (comma-separated), not {', '.join(bad)}")
+    return chosen
+
+
+def _filters(lang: str | None, source: tuple[str, ...], date_from: str | None,
+             date_to: str | None) -> Filters:
+    return Filters(_langs(lang), tuple(source), date_from or "", date_to or "")
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+def main(verbose: bool) -> None:
+    """Manba: cited answers over Persian, Arabic and English documents, offline."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    # bm25s sets its own logger to DEBUG; keep it as quiet as the rest unless asked.
+    logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+@click.option("--rebuild", is_flag=True, help="Re-chunk and re-embed every stored document.")
+def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
+    """Add or update .txt, .md and .jsonl files (or folders of them) in the index."""
+    from rag.indexing import index_paths
+
+    settings = _settings(index)
+    try:
+        report = index_paths(list(paths), settings, rebuild=rebuild)
+    except ManbaError as err:
+        _fail(str(err))
+    for problem in report.failed:
+        click.echo(f"error: {problem}", err=True)
+    click.echo(
+        f"Indexed {len(report.added)} new, {len(report.updated)} changed, "
+        f"{len(report.unchanged)} unchanged document(s)"
+        + (f", re-indexed {len(report.reindexed)} for new settings" if report.reindexed else "")
+        + f"; {report.chunks} chunk(s) written in {report.seconds:.1f} s. "
+        f"{settings.index_dir} now holds {report.total_documents} document(s), "
+        f"{report.total_chunks} chunk(s)."
+    )
+    if report.failed:
+        click.echo(f"{len(report.failed)} input(s) failed (see above); the rest was indexed.",
+                   err=True)
+        sys.exit(1)
+
+
+def _filter_options(f: Any) -> Any:
+    f = click.option("--lang", help="Only passages in these languages, e.g. fa,ar.")(f)
+    f = click.option("--source", multiple=True, help="Only this outlet/source (repeatable).")(f)
+    f = click.option("--date-from", help="Only documents dated on or after (YYYY-MM-DD).")(f)
+    f = click.option("--date-to", help="Only documents dated on or before (YYYY-MM-DD).")(f)
+    return f
+
+
+@main.command()
+@click.argument("query")
+@click.option("--k", "k", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--mode", type=click.Choice(MODES), help="Retrieval legs (default: hybrid).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+@_filter_options
+def search(query: str, k: int, mode: str | None, as_json: bool, index: str | None,
+           lang: str | None, source: tuple[str, ...], date_from: str | None,
+           date_to: str | None) -> None:
+    """Print the passages that best match QUERY, best first."""
+    from rag.engine import Engine, hit_to_dict
+
+    try:
+        engine = Engine(_settings(index))
+        q, hits = engine.searcher.search(query, k, _filters(lang, source, date_from, date_to),
+                                         mode)
+    except ManbaError as err:
+        _fail(str(err))
+    if as_json:
+        _print_json({"query": query, "query_lang": q.lang,
+                     "passages": [hit_to_dict(h, r) for r, h in enumerate(hits, 1)]})
+        return
+    if not hits:
+        click.echo("No passage matches.")
+    for r, h in enumerate(hits, 1):
+        snippet = " ".join(h.chunk.text.split())
+        click.echo(f"{r:>2}. [{h.chunk.lang}] {h.doc.doc_id}  {h.chunk.start}-{h.chunk.end}  "
+                   f"score {h.score:.4f}")
+        click.echo(f"    {h.doc.title}")
+        click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--k", "k", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="Passages to draw the answer from.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+@_filter_options
+def ask(question: str, k: int, as_json: bool, index: str | None, lang: str | None,
+        source: tuple[str, ...], date_from: str | None, date_to: str | None) -> None:
+    """Answer QUESTION from the documents; every sentence is cited."""
+    from rag.engine import Engine, answer_to_dict
+
+    try:
+        engine = Engine(_settings(index))
+        answer = engine.ask(question, k, _filters(lang, source, date_from, date_to))
+    except ManbaError as err:
+        _fail(str(err))
+    if as_json:
+        _print_json(answer_to_dict(answer))
+        return
+    click.echo(answer.answer)
+    click.echo("")
+    if answer.citations:
+        click.echo("Sources:")
+        for c in answer.citations:
+            click.echo(f"  [{c.n}] {c.doc_id} ({c.lang}) chars {c.start}-{c.end}: {c.title}")
+    else:
+        click.echo("Closest passages:")
+        for r, h in enumerate(answer.hits, 1):
+            snippet = " ".join(h.chunk.text.split())[:200]
+            click.echo(f"  {r}. {h.doc.doc_id} ({h.chunk.lang}): {snippet}")
+
+
+@main.command(name="eval")
+@click.option("--corpus", "corpus", multiple=True, required=True, type=click.Path(exists=True),
+              help="Corpus JSONL file (repeatable).")
+@click.option("--qa", "qa", required=True, type=click.Path(exists=True), help="Questions JSONL.")
+@click.option("--k", "ks", default="1,5,20", show_default=True, help="Cut-offs for Recall@k.")
+@click.option("--mode", type=click.Choice([*MODES, "all"]), default="hybrid", show_default=True,
+              help="Retrieval legs to score; 'all' scores each leg and the fusion.")
+@click.option("--baseline", is_flag=True,
+              help="Also score plain bm25s with its default tokenizer, in the same run.")
+@click.option("--limit", type=int, default=0, help="Score only the first N questions.")
+@click.option("--json", "json_out", type=click.Path(), help="Write the figures to this file.")
+def eval_cmd(corpus: tuple[str, ...], qa: str, ks: str, mode: str, baseline: bool, limit: int,
+             json_out: str | None) -> None:
+    """Score retrieval on a corpus/questions pair: Recall@k, MRR@10, nDCG@10, latency."""
+    from rag.evaluation import format_report, run_eval
+
+    try:
+        cutoffs = sorted({int(x) for x in ks.split(",") if x.strip()})
+    except ValueError:
+        _fail(f"--k takes comma-separated whole numbers such as 1,5,20, not {ks!r}")
+    modes = list(MODES) if mode == "all" else [mode]
+    try:
+        report = run_eval([Path(c) for c in corpus], Path(qa), from_env(), cutoffs, modes,
+                          baseline=baseline, limit=limit)
+    except ManbaError as err:
+        _fail(str(err))
+    click.echo(format_report(report))
+    if json_out:
+        Path(json_out).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+        click.echo(f"Figures written to {json_out}")
+
+
+@main.command()
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+def info(index: str | None) -> None:
+    """Show what the index holds."""
+    settings = _settings(index)
+    manifest = settings.index_dir / "manifest.json"
+    if not manifest.exists():
+        _fail(f"no index at {settings.index_dir}; build one with `manba ingest PATH`")
+    data = json.loads(manifest.read_text("utf-8"))
+    data.pop("documents", None)
+    _print_json(data)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,115 @@
+"""Settings: nested, frozen, with defaults and descriptions; built once and passed down."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+ENV_PREFIX = "MANBA_"
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_tokens: int = field(default=200, metadata={"help": "Largest chunk, in o200k tokens."})
+    overlap_tokens: int = field(default=40, metadata={"help": "Sentence overlap, in tokens."})
+    encoding: str = field(default="o200k_base", metadata={"help": "tiktoken encoding."})
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    backend: str = field(default="hashed", metadata={"help": "'hashed' (weight-free)."})
+    dim: int = field(default=512, metadata={"help": "Dimensions of the hashed embedding."})
+    ngram_min: int = field(default=3, metadata={"help": "Shortest character n-gram."})
+    ngram_max: int = field(default=5, metadata={"help": "Longest character n-gram."})
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    k: int = field(default=5, metadata={"help": "Passages returned."})
+    candidates: int = field(default=100, metadata={"help": "Passages each leg proposes."})
+    mode: str = field(default="hybrid", metadata={"help": "'hybrid', 'bm25' or 'dense'."})
+    dense_weight: float = field(default=0.5, metadata={"help": "Weight of the dense leg."})
+    rrf_k: int = field(default=60, metadata={"help": "Reciprocal-rank-fusion constant."})
+    dense_backend: str = field(
+        default="exact", metadata={"help": "'exact' numpy search or 'chroma' HNSW."}
+    )
+    bm25_k1: float = field(default=1.2, metadata={"help": "BM25 term saturation."})
+    bm25_b: float = field(default=0.75, metadata={"help": "BM25 length normalization."})
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    max_sentences: int = field(default=4, metadata={"help": "Most sentences in an answer."})
+    min_coverage: float = field(
+        default=0.34, metadata={"help": "Share of question weight a sentence must cover."}
+    )
+    redundancy: float = field(
+        default=0.6, metadata={"help": "Token overlap above which a sentence is a repeat."}
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = field(default=Path("index"), metadata={"help": "Index folder."})
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that shapes the stored index (chunking, embedding, analyzer)."""
+        from rag import __version__
+        from rag.analysis import ANALYZER_VERSION
+
+        shaping = {"chunk": asdict(self.chunk), "embed": asdict(self.embed)}
+        shaping["analyzer"] = ANALYZER_VERSION
+        shaping["format"] = __version__.split(".")[0]
+        blob = json.dumps(shaping, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_index(self, index_dir: str | Path) -> Settings:
+        return replace(self, index_dir=Path(index_dir))
+
+
+def _coerce(value: str, current: Any, name: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            return value.lower() in ("1", "true", "yes", "on")
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, Path):
+            return Path(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a valid {type(current).__name__}") from exc
+    return value
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from MANBA_* variables: MANBA_INDEX_DIR, MANBA_CHUNK__MAX_TOKENS, ..."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    top: dict[str, Any] = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if hasattr(value, "__dataclass_fields__"):
+            nested = {}
+            for g in fields(value):
+                key = f"{ENV_PREFIX}{f.name}__{g.name}".upper()
+                if key in env:
+                    nested[g.name] = _coerce(env[key], getattr(value, g.name), key)
+            if nested:
+                top[f.name] = replace(value, **nested)
+        else:
+            key = f"{ENV_PREFIX}{f.name}".upper()
+            if key in env:
+                top[f.name] = _coerce(env[key], value, key)
+    return replace(settings, **top)

@@ -1,0 +1,103 @@
+"""Embedding backends behind llama-index's BaseEmbedding.
+
+The offline default is weight-free: signed feature hashing of character n-grams (with word
+boundaries) and whole words of the normalized text, stopwords left out, sublinear counts, unit
+length. Character n-grams match across inflection and spelling variants that a stemmer misses,
+in any script, with nothing to download.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections import Counter
+from functools import lru_cache
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from pydantic import Field, PrivateAttr
+
+from rag.analysis import stopwords, words
+from rag.config import EmbedSettings
+from rag.errors import ConfigError
+from rag.normalize import fold
+
+_WORD_WEIGHT = 2.0
+
+
+@lru_cache(maxsize=1_000_000)
+def _bucket(feature: str, dim: int) -> tuple[int, float]:
+    h = zlib.crc32(feature.encode("utf-8"))
+    return h % dim, (1.0 if (h >> 31) & 1 else -1.0)
+
+
+class HashedNgramEmbedding(BaseEmbedding):
+    """Weight-free multilingual embedding: hashed character n-grams of normalized words."""
+
+    dim: int = Field(default=512, description="Output dimensions.")
+    ngram_min: int = Field(default=3, description="Shortest character n-gram.")
+    ngram_max: int = Field(default=5, description="Longest character n-gram.")
+    _stop: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("model_name", "manba-hashed-ngram-v1")
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._stop = stopwords("fa") | stopwords("ar") | stopwords("en")
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HashedNgramEmbedding"
+
+    def _features(self, text: str) -> Counter[str]:
+        feats: Counter[str] = Counter()
+        for word in words(text):
+            word = fold(word)
+            if word in self._stop or (len(word) < 2 and not word.isdigit()):
+                continue
+            feats["w:" + word] += 1
+            padded = f"<{word}>"
+            for n in range(self.ngram_min, self.ngram_max + 1):
+                for i in range(len(padded) - n + 1):
+                    feats[padded[i : i + n]] += 1
+        return feats
+
+    def vector(self, text: str) -> np.ndarray:
+        """The embedding of ``text`` as a float32 unit vector (zeros when it has no words)."""
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for feat, tf in self._features(text).items():
+            idx, sign = _bucket(feat, self.dim)
+            weight = 1.0 + math.log(tf)
+            vec[idx] += sign * weight * (_WORD_WEIGHT if feat.startswith("w:") else 1.0)
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm > 0 else vec
+
+    def matrix(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts`` as rows of a float32 matrix."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self.vector(text)
+        return out
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self.vector(query).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self.vector(text).tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self.matrix(texts).tolist()
+
+
+def make_embedding(settings: EmbedSettings) -> HashedNgramEmbedding:
+    """The embedding backend named in ``settings``."""
+    if settings.backend != "hashed":
+        raise ConfigError(
+            f"embedding backend {settings.backend!r} is not available offline; "
+            "use MANBA_EMBED__BACKEND=hashed"
+        )
+    return HashedNgramEmbedding(
+        dim=settings.dim, ngram_min=settings.ngram_min, ngram_max=settings.ngram_max
+    )

@@ -1,0 +1,70 @@
+"""One loaded index and the two things users do with it: search and ask."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rag.answer import extractive_answer
+from rag.config import Settings
+from rag.retrieval import Filters, Searcher
+from rag.store import IndexReader
+from rag.types import Answer, Hit
+
+
+class Engine:
+    """Load an index once; answer many questions (thread-safe for reads)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reader = IndexReader(settings)
+        self.searcher = Searcher(self.reader, settings)
+
+    @property
+    def mode_label(self) -> str:
+        return "offline (extractive)"
+
+    def search(
+        self, text: str, k: int | None = None, filters: Filters | None = None,
+        mode: str | None = None,
+    ) -> list[Hit]:
+        return self.searcher.search(text, k, filters, mode)[1]
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        query, hits = self.searcher.search(question, k, filters)
+        return extractive_answer(question, query, hits, self.searcher, self.settings.answer)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "score": round(hit.score, 6),
+        "bm25_rank": hit.bm25_rank,
+        "dense_rank": hit.dense_rank,
+        "chunk_id": hit.chunk.chunk_id,
+        "doc_id": hit.doc.doc_id,
+        "title": hit.doc.title,
+        "path": hit.doc.path,
+        "lang": hit.chunk.lang,
+        "source": hit.doc.source,
+        "date": hit.doc.date,
+        "start": hit.chunk.start,
+        "end": hit.chunk.end,
+        "text": hit.chunk.text,
+        "sentences": [list(s) for s in hit.chunk.sentences],
+    }
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """The ``--json`` shape of an answer; later features extend it, never break it."""
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "abstained": answer.abstained,
+        "question_lang": answer.question_lang,
+        "citations": [asdict(c) for c in answer.citations],
+        "passages": [hit_to_dict(h, r) for r, h in enumerate(answer.hits, 1)],
+    }

@@ -1,0 +1,179 @@
+"""Retrieval evaluation: Recall@k, MRR@10, nDCG@10 and latency on corpus/question JSONL pairs.
+
+Passages are ranked at document level (a corpus row is a document; its chunks share its rank),
+since the gold label names a passage row, not a chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.engine import Engine
+from rag.errors import IngestError, ManbaError
+from rag.indexing import index_paths
+
+_CHUNK_DEPTH = 100
+
+
+def load_questions(path: Path, limit: int = 0) -> list[dict[str, Any]]:
+    """Questions in the shared JSONL format; a broken line is an error naming the line."""
+    rows = []
+    for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(str(path), f"not valid JSON ({exc.msg})", line=lineno) from exc
+        if not row.get("question") or not row.get("gold_passage_id"):
+            raise IngestError(str(path), "needs 'question' and 'gold_passage_id'", line=lineno)
+        rows.append(row)
+        if limit and len(rows) >= limit:
+            break
+    return rows
+
+
+def rank_metrics(ranks: list[int | None], cutoffs: Iterable[int]) -> dict[str, float]:
+    """Recall@k, MRR@10 and nDCG@10 (one relevant passage per question) from gold ranks."""
+    n = max(1, len(ranks))
+    out = {f"recall@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in cutoffs}
+    out["mrr@10"] = sum(1.0 / r for r in ranks if r is not None and r <= 10) / n
+    out["ndcg@10"] = sum(1.0 / math.log2(r + 1) for r in ranks if r is not None and r <= 10) / n
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+def _latency(ms: list[float]) -> dict[str, float]:
+    if not ms:
+        return {}
+    arr = np.array(ms)
+    return {"latency_ms_p50": round(float(np.percentile(arr, 50)), 2),
+            "latency_ms_p95": round(float(np.percentile(arr, 95)), 2)}
+
+
+def _grouped(
+    questions: list[dict[str, Any]], ranks: list[int | None], cutoffs: list[int]
+) -> dict[str, Any]:
+    groups: dict[str, dict[str, list[int | None]]] = {
+        "by_question_lang": defaultdict(list), "by_passage_lang": defaultdict(list)
+    }
+    for q, r in zip(questions, ranks, strict=True):
+        groups["by_question_lang"][str(q.get("question_lang", "?"))].append(r)
+        groups["by_passage_lang"][str(q.get("passage_lang", "?"))].append(r)
+    return {
+        name: {lang: {"n": len(rs), **rank_metrics(rs, cutoffs)} for lang, rs in sorted(g.items())}
+        for name, g in groups.items()
+    }
+
+
+def _score(
+    questions: list[dict[str, Any]],
+    ranked_ids: Callable[[str], list[str]],
+    cutoffs: list[int],
+) -> dict[str, Any]:
+    ranks: list[int | None] = []
+    times: list[float] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        ids = ranked_ids(q["question"])
+        times.append((time.perf_counter() - t0) * 1000)
+        gold = q["gold_passage_id"]
+        ranks.append(ids.index(gold) + 1 if gold in ids else None)
+    return {**rank_metrics(ranks, cutoffs), **_latency(times), **_grouped(questions, ranks,
+                                                                           cutoffs)}
+
+
+def _row_id(doc_id: str) -> str:
+    return doc_id.split("#", 1)[1] if "#" in doc_id else doc_id
+
+
+def run_eval(
+    corpus: list[Path],
+    qa: Path,
+    settings: Settings,
+    cutoffs: list[int],
+    modes: list[str],
+    *,
+    baseline: bool = False,
+    limit: int = 0,
+) -> dict[str, Any]:
+    """Build a temporary index of ``corpus``, score ``qa`` in each mode; return the figures."""
+    questions = load_questions(qa, limit)
+    if not questions:
+        raise ManbaError(f"{qa} has no questions")
+    depth = max([*cutoffs, 10])
+    report: dict[str, Any] = {"qa": str(qa), "corpus": [str(c) for c in corpus],
+                              "n_questions": len(questions), "cutoffs": cutoffs, "modes": {}}
+    with tempfile.TemporaryDirectory(prefix="manba-eval-") as tmp:
+        run_settings = settings.with_index(Path(tmp) / "index")
+        t0 = time.perf_counter()
+        built = index_paths(list(corpus), run_settings)
+        report["index"] = {"documents": built.total_documents, "chunks": built.total_chunks,
+                           "seconds": round(time.perf_counter() - t0, 2),
+                           "failed": [str(f) for f in built.failed]}
+        engine = Engine(run_settings)
+        for mode in modes:
+            def ranked(text: str, mode: str = mode) -> list[str]:
+                hits = engine.search(text, _CHUNK_DEPTH, mode=mode)
+                seen: dict[str, None] = {}
+                for h in hits:
+                    seen.setdefault(_row_id(h.doc.doc_id), None)
+                return list(seen)[:depth]
+            report["modes"][mode] = _score(questions, ranked, cutoffs)
+        engine.close()
+    if baseline:
+        report["modes"]["baseline_bm25s"] = _baseline(corpus, questions, cutoffs, depth)
+    report.update({k: v for k, v in report["modes"][modes[0]].items() if not k.startswith("by_")})
+    report["primary_mode"] = modes[0]
+    return report
+
+
+def _baseline(
+    corpus: list[Path], questions: list[dict[str, Any]], cutoffs: list[int], depth: int
+) -> dict[str, Any]:
+    """Plain bm25s with its default tokenizer over whole passages: the bar to beat."""
+    import bm25s
+
+    ids: list[str] = []
+    texts: list[str] = []
+    for path in corpus:
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                ids.append(str(row["id"]))
+                texts.append(str(row.get("title") or "") + "\n" + str(row["text"]))
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, show_progress=False), show_progress=False)
+
+    def ranked(text: str) -> list[str]:
+        tokens = bm25s.tokenize([text], show_progress=False)
+        if not tokens.vocab:
+            return []
+        docs, _ = retriever.retrieve(tokens, k=min(depth, len(ids)), show_progress=False)
+        return [ids[i] for i in docs[0]]
+
+    return _score(questions, ranked, cutoffs)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A plain-text table of the figures, one row per mode."""
+    cut = report["cutoffs"]
+    head = ["mode", *[f"R@{k}" for k in cut], "MRR@10", "nDCG@10", "p50 ms", "p95 ms"]
+    lines = [f"{report['qa']}: {report['n_questions']} questions; index "
+             f"{report['index']['documents']} docs / {report['index']['chunks']} chunks built in "
+             f"{report['index']['seconds']} s", "  ".join(f"{h:>14}" for h in head)]
+    for mode, m in report["modes"].items():
+        row = [mode, *[f"{m[f'recall@{k}']:.4f}" for k in cut], f"{m['mrr@10']:.4f}",
+               f"{m['ndcg@10']:.4f}", f"{m.get('latency_ms_p50', 0):.1f}",
+               f"{m.get('latency_ms_p95', 0):.1f}"]
+        lines.append("  ".join(f"{c:>14}" for c in row))
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""Files -> SourceDoc: decoding, document identity, title, language, metadata.
+
+Reads .txt and .md (UTF-8, with or without BOM) and .jsonl corpora (one article per line with
+``id``, ``title``, ``text``, optional ``lang``, and ``date``/``url``/``source`` at the top level or
+in ``meta``). Problems are yielded as IngestError values, never raised, so a batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag import langs
+from rag.errors import IngestError
+from rag.types import SourceDoc
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".jsonl"}
+_SKIP_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_TITLE_MAX = 200
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line[:_TITLE_MAX]
+    return ""
+
+
+def _iso_date(value: Any) -> str:
+    match = _DATE.match(str(value or "").strip())
+    return "-".join(match.groups()) if match else ""
+
+
+def decode(data: bytes, path: str) -> str:
+    """UTF-8 text of a file, with or without BOM; IngestError for empty or binary content."""
+    if not data.strip():
+        raise IngestError(path, "the file is empty: nothing to index")
+    if b"\x00" in data[:8192]:
+        raise IngestError(path, "binary content (NUL bytes): not a text file; remove it or "
+                          "convert it to UTF-8 text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            path, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8 and ingest again"
+        ) from exc
+    if not text.strip():
+        raise IngestError(path, "the file has no text: nothing to index")
+    return text
+
+
+def make_doc(
+    doc_id: str, text: str, path: str, *, title: str = "", lang: str = "", meta: dict[str, Any]
+) -> SourceDoc:
+    lang = lang if lang in langs.SUPPORTED else langs.detect(text[:4000])
+    clean_meta = {k: v for k, v in meta.items() if v not in (None, "")}
+    if "date" in clean_meta:
+        clean_meta["date"] = _iso_date(clean_meta["date"]) or str(clean_meta["date"])
+    return SourceDoc(
+        doc_id=doc_id,
+        text=text,
+        title=(title.strip() or _first_line(text))[:_TITLE_MAX],
+        path=path,
+        lang=lang,
+        content_hash=content_hash(text),
+        meta=clean_meta,
+    )
+
+
+def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
+    try:
+        text = decode(path.read_bytes(), str(path))
+    except IngestError as err:
+        yield err
+        return
+    except OSError as exc:
+        yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
+        return
+    yield make_doc(doc_id, text, str(path), meta={})
+
+
+def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
+    try:
+        data = path.read_bytes()
+        text = decode(data, str(path))
+    except IngestError as err:
+        yield err
+        return
+    except OSError as exc:
+        yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
+        return
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield IngestError(str(path), f"not valid JSON ({exc.msg}); fix or remove the line",
+                              line=lineno)
+            continue
+        if not isinstance(row, dict):
+            yield IngestError(str(path), "a line must be a JSON object", line=lineno)
+            continue
+        body = row.get("text")
+        if not isinstance(body, str) or not body.strip():
+            yield IngestError(str(path), "no 'text' field (or it is empty); every line needs "
+                              "the article text in 'text'", line=lineno)
+            continue
+        row_id = str(row.get("id") or f"line{lineno}")
+        if row_id in seen:
+            yield IngestError(str(path), f"duplicate id {row_id!r}; ids must be unique in a file",
+                              line=lineno)
+            continue
+        seen.add(row_id)
+        nested = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+        meta = {key: row.get(key, nested.get(key)) for key in ("date", "url", "source")}
+        meta["line"] = lineno
+        yield make_doc(
+            f"{rel}#{row_id}",
+            body,
+            str(path),
+            title=str(row.get("title") or nested.get("title") or ""),
+            lang=str(row.get("lang") or ""),
+            meta=meta,
+        )
+
+
+def _read_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        yield from _read_text_file(path, rel)
+    elif suffix == ".jsonl":
+        yield from _read_jsonl(path, rel)
+    else:
+        known = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        yield IngestError(str(path), f"unsupported file type {suffix or '(none)'!r}; Manba reads "
+                          f"{known}")
+
+
+def iter_sources(paths: list[str | Path]) -> Iterator[SourceDoc | IngestError]:
+    """Documents (or errors) from files and folders, in a stable order.
+
+    ``doc_id`` is the path relative to the folder given (a file given directly: its name);
+    for JSONL it is that plus ``#`` and the row's id.
+    """
+    for given in paths:
+        root = Path(given)
+        if root.is_file():
+            yield from _read_file(root, root.name)
+        elif root.is_dir():
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith(".") or name in _SKIP_NAMES:
+                        continue
+                    path = Path(dirpath) / name
+                    yield from _read_file(path, path.relative_to(root).as_posix())
+        else:
+            yield IngestError(str(root), "no such file or folder")

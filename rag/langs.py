@@ -1,0 +1,71 @@
+"""Language identification (fa, ar, en) and text direction.
+
+py3langid restricted to the supported languages decides, helped by script rules: letters only
+Persian uses (پ چ ژ گ) and only Arabic uses (ة, ى, the article ال at a high rate) settle short
+texts where character statistics are thin. llama-index's helper calls every Arabic-script text
+Arabic, so it is not used.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+SUPPORTED = ("fa", "ar", "en")
+RTL_LANGS = frozenset({"fa", "ar"})
+
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_PERSIAN_ONLY = re.compile(r"[پچژگ]")
+_ARABIC_ONLY = re.compile(r"[ةى]|\bال|\bوال|(?<![\u0600-\u06FF])إ")
+_PERSIAN_HINTS = re.compile(r"[یک]|\u200c|\bمی|\bاست\b|\bهای?\b|\bرا\b")
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _identifier(langs: tuple[str, ...] = SUPPORTED) -> Any:
+    """A py3langid model restricted to ``langs`` (its model ships inside the package)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ident.set_languages(list(langs))
+    return ident
+
+
+def detect(text: str, default: str = "en") -> str:
+    """Return 'fa', 'ar' or 'en' for ``text``; ``default`` when it has no letters."""
+    arabic = len(_ARABIC_SCRIPT.findall(text))
+    latin = len(_LATIN.findall(text))
+    if arabic == 0 and latin == 0:
+        return default
+    if latin > 2 * arabic:
+        return "en"
+    if arabic > 0 and latin < arabic:
+        return _persian_or_arabic(text)
+    # Mixed scripts in similar amounts: let the model weigh all three.
+    with _lock:
+        lang, _ = _identifier().classify(text)
+    return str(lang)
+
+
+def _persian_or_arabic(text: str) -> str:
+    persian = len(_PERSIAN_ONLY.findall(text))
+    arabic = len(_ARABIC_ONLY.findall(text))
+    words = max(1, len(text.split()))
+    # A clear majority of script evidence decides; a few transliterated names do not.
+    if persian and persian >= 2 * arabic:
+        return "fa"
+    if arabic and arabic >= 2 * persian and arabic / words > 0.08:
+        return "ar"
+    with _lock:
+        lang, _ = _identifier(("fa", "ar")).classify(text)
+    if lang == "ar" and len(_PERSIAN_HINTS.findall(text)) > 0 and not arabic:
+        return "fa"
+    return str(lang)
+
+
+def direction(lang: str) -> str:
+    """'rtl' for Persian and Arabic, 'ltr' otherwise."""
+    return "rtl" if lang in RTL_LANGS else "ltr"

@@ -1,0 +1,437 @@
+"""The index folder: the source of truth in SQLite, and the indexes derived from it.
+
+    manba.sqlite3   documents (original text, whole) and chunks (offsets, sentences, analyzed
+                    tokens, embedding): everything else can be rebuilt from it
+    chroma/         Chroma PersistentClient collection (cosine), written through llama-index
+    bm25/           bm25s index over the analyzed tokens
+    vectors.npy     the embeddings in chunk order, for exact dense search
+    manifest.json   fingerprint, generation, counts and content hashes
+
+Chroma is not process-safe for writers, so one writer holds ``.lock``; derived indexes carry
+the generation they were built from and are rebuilt when it falls behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from rag.config import EmbedSettings, Settings
+from rag.errors import EmptyIndexError, IndexBusyError, IndexNotFoundError
+from rag.types import Chunk, DocInfo, SourceDoc
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "manba.sqlite3"
+MANIFEST = "manifest.json"
+COLLECTION = "manba_chunks"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, path TEXT NOT NULL, lang TEXT NOT NULL,
+    source TEXT NOT NULL, date TEXT NOT NULL, meta TEXT NOT NULL, content_hash TEXT NOT NULL,
+    text TEXT NOT NULL, indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT UNIQUE NOT NULL,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, lang TEXT NOT NULL,
+    sentences TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk as written: the chunk plus what search needs of it."""
+
+    chunk: Chunk
+    tokens: list[str]
+    vector: np.ndarray
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def _generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def chroma_client(index_dir: Path) -> Any:
+    """A Chroma PersistentClient on ``index_dir/chroma`` with telemetry off."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(
+        path=str(index_dir / "chroma"),
+        settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
+    )
+
+
+def chroma_collection(client: Any) -> Any:
+    # Embeddings are always passed in: no embedding function, so Chroma never downloads its
+    # default ONNX model. HNSW is tuned up from its defaults, which lose most of the recall
+    # of hashed vectors (see PITFALLS.md); exact search is the default backend anyway.
+    return client.get_or_create_collection(
+        COLLECTION,
+        embedding_function=None,
+        configuration={"hnsw": {"space": "cosine", "ef_construction": 400, "max_neighbors": 32,
+                                "ef_search": 500}},
+    )
+
+
+class IndexWriter:
+    """The one writer of an index folder (holds ``.lock`` while open)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dir = settings.index_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = (self.dir / ".lock").open("w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_file.close()
+            raise IndexBusyError(
+                f"{self.dir} is being written by another process; wait for it to finish"
+            ) from exc
+        self.conn = _connect(self.dir / DB_NAME)
+        self._removed_docs: set[str] = set()
+        self._added_docs: set[str] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._lock_file.close()
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- documents -------------------------------------------------------------------------
+    def stored_fingerprint(self) -> str | None:
+        return _meta(self.conn, "fingerprint")
+
+    def known_hash(self, doc_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT content_hash FROM documents WHERE doc_id=?", (doc_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def all_documents(self) -> Iterator[SourceDoc]:
+        rows = self.conn.execute(
+            "SELECT doc_id, text, title, path, lang, content_hash, meta FROM documents "
+            "ORDER BY doc_id"
+        )
+        for doc_id, text, title, path, lang, chash, meta in rows:
+            yield SourceDoc(doc_id, text, title, path, lang, chash, json.loads(meta))
+
+    def put(self, doc: SourceDoc, records: list[ChunkRecord]) -> None:
+        """Replace ``doc`` and its chunks in one transaction."""
+        with self.conn:
+            self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (doc.doc_id, doc.title, doc.path, doc.lang, str(doc.meta.get("source", "")),
+                 str(doc.meta.get("date", "")), json.dumps(doc.meta, ensure_ascii=False),
+                 doc.content_hash, doc.text, time.time()),
+            )
+            self.conn.executemany(
+                "INSERT INTO chunks (chunk_id, doc_id, ord, start, end, lang, sentences, tokens,"
+                " vector) VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (r.chunk.chunk_id, doc.doc_id, r.chunk.ord, r.chunk.start, r.chunk.end,
+                     r.chunk.lang, json.dumps(r.chunk.sentences), " ".join(r.tokens),
+                     r.vector.astype(np.float32).tobytes())
+                    for r in records
+                ],
+            )
+        self._removed_docs.add(doc.doc_id)
+        self._added_docs.add(doc.doc_id)
+
+    def remove(self, doc_id: str) -> bool:
+        with self.conn:
+            cur = self.conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+        if cur.rowcount:
+            self._removed_docs.add(doc_id)
+            self._added_docs.discard(doc_id)
+        return bool(cur.rowcount)
+
+    def clear(self) -> None:
+        """Drop every document (before a rebuild with new settings)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM chunks")
+            self.conn.execute("DELETE FROM documents")
+        shutil.rmtree(self.dir / "chroma", ignore_errors=True)
+        self._removed_docs.clear()
+        self._added_docs.clear()
+
+    # --- derived indexes -------------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        """Bump the generation and bring Chroma, BM25, vectors and manifest up to date."""
+        with self.conn:
+            gen = _generation(self.conn) + 1
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
+                (self.settings.fingerprint(),),
+            )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('embed', ?)",
+                (json.dumps(asdict(self.settings.embed)),),
+            )
+        self._sync_chroma()
+        ids, tokens, vectors = _load_chunk_arrays(self.conn, self.settings.embed.dim)
+        _write_bm25(self.dir, tokens, self.settings)
+        _atomic_save_npy(self.dir / "vectors.npy", vectors)
+        manifest = self._manifest(gen, len(ids))
+        tmp = self.dir / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(self.dir / MANIFEST)
+        return manifest
+
+    def _sync_chroma(self) -> None:
+        from llama_index.core.schema import TextNode
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        client = chroma_client(self.dir)
+        collection = chroma_collection(client)
+        total = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        docs_to_add = set(self._added_docs)
+        if self._removed_docs:
+            for doc_id in sorted(self._removed_docs):
+                collection.delete(where={"doc_id": doc_id})
+        if collection.count() + self._count_chunks(docs_to_add) != total:
+            # Out of step (a crash, a failed run): rebuild the collection from SQLite.
+            log.warning("Chroma collection out of step with the store; rebuilding it")
+            client.delete_collection(COLLECTION)
+            collection = chroma_collection(client)
+            docs_to_add = {r[0] for r in self.conn.execute("SELECT doc_id FROM documents")}
+        store = ChromaVectorStore(chroma_collection=collection)
+        batch = max(1, min(int(client.get_max_batch_size()), 5000))
+        nodes: list[TextNode] = []
+        for row in _iter_chunk_rows(self.conn, docs_to_add):
+            chunk_id, doc_id, ord_, start, end, lang, source, date, text, vector = row
+            nodes.append(
+                TextNode(
+                    id_=chunk_id, text=text, embedding=np.frombuffer(vector, np.float32).tolist(),
+                    start_char_idx=start, end_char_idx=end,
+                    metadata={"doc_id": doc_id, "ord": ord_, "lang": lang, "source": source,
+                              "date": date},
+                )
+            )
+            if len(nodes) >= batch:
+                store.add(nodes)
+                nodes = []
+        if nodes:
+            store.add(nodes)
+        self._removed_docs.clear()
+        self._added_docs.clear()
+
+    def _count_chunks(self, doc_ids: Iterable[str]) -> int:
+        ids = list(doc_ids)
+        n = 0
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            n += self.conn.execute(
+                f"SELECT COUNT(*) FROM chunks WHERE doc_id IN ({marks})", part
+            ).fetchone()[0]
+        return n
+
+    def _manifest(self, generation: int, n_chunks: int) -> dict[str, Any]:
+        per_lang = dict(self.conn.execute("SELECT lang, COUNT(*) FROM documents GROUP BY lang"))
+        hashes = dict(self.conn.execute("SELECT doc_id, content_hash FROM documents"))
+        return {
+            "format": 1,
+            "fingerprint": self.settings.fingerprint(),
+            "generation": generation,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "settings": {"chunk": asdict(self.settings.chunk), "embed": asdict(self.settings.embed)},
+            "counts": {"documents": len(hashes), "chunks": n_chunks, "documents_by_lang": per_lang},
+            "documents": hashes,
+        }
+
+
+def _iter_chunk_rows(conn: sqlite3.Connection, doc_ids: set[str]) -> Iterator[tuple[Any, ...]]:
+    texts: dict[str, str] = {}
+    for doc_id in sorted(doc_ids):
+        row = conn.execute("SELECT text, source, date FROM documents WHERE doc_id=?",
+                           (doc_id,)).fetchone()
+        if row is None:
+            continue
+        text, source, date = row
+        texts[doc_id] = text
+        for chunk_id, ord_, start, end, lang, vector in conn.execute(
+            "SELECT chunk_id, ord, start, end, lang, vector FROM chunks WHERE doc_id=? "
+            "ORDER BY ord", (doc_id,)
+        ):
+            yield (chunk_id, doc_id, ord_, start, end, lang, source, date, text[start:end], vector)
+
+
+def _load_chunk_arrays(
+    conn: sqlite3.Connection, dim: int
+) -> tuple[list[str], list[list[str]], np.ndarray]:
+    ids: list[str] = []
+    tokens: list[list[str]] = []
+    blobs: list[bytes] = []
+    for chunk_id, toks, vector in conn.execute(
+        "SELECT chunk_id, tokens, vector FROM chunks ORDER BY seq"
+    ):
+        ids.append(chunk_id)
+        tokens.append(toks.split())
+        blobs.append(vector)
+    vectors = (
+        np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+        if blobs
+        else np.zeros((0, dim), dtype=np.float32)
+    )
+    return ids, tokens, vectors
+
+
+def _build_bm25(tokens: list[list[str]], settings: Settings) -> bm25s.BM25:
+    retriever = bm25s.BM25(k1=settings.retrieval.bm25_k1, b=settings.retrieval.bm25_b)
+    retriever.index(tokens, show_progress=False)
+    return retriever
+
+
+def _write_bm25(index_dir: Path, tokens: list[list[str]], settings: Settings) -> None:
+    tmp = index_dir / "bm25.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    if tokens:
+        _build_bm25(tokens, settings).save(str(tmp))
+    else:
+        tmp.mkdir()
+    final = index_dir / "bm25"
+    old = index_dir / "bm25.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, array)
+    tmp.replace(path)
+
+
+class IndexReader:
+    """Everything a query needs, loaded once; thread-safe for concurrent queries."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dir = settings.index_dir
+        db = self.dir / DB_NAME
+        if not db.exists():
+            raise IndexNotFoundError(
+                f"no index at {self.dir}; build one with `manba ingest PATH --index {self.dir}`"
+            )
+        self._db_path = db
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+        self.conn = conn
+        embed = _meta(conn, "embed")
+        self.embed_settings = EmbedSettings(**json.loads(embed)) if embed else settings.embed
+        rows = conn.execute(
+            "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, c.sentences, d.source,"
+            " d.date FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.seq"
+        ).fetchall()
+        if not rows:
+            raise EmptyIndexError(
+                f"the index at {self.dir} has no passages; add documents with "
+                f"`manba ingest PATH --index {self.dir}`"
+            )
+        self.chunk_ids = [r[0] for r in rows]
+        self.doc_ids = [r[1] for r in rows]
+        self.ords = np.array([r[2] for r in rows], dtype=np.int32)
+        self.starts = np.array([r[3] for r in rows], dtype=np.int64)
+        self.ends = np.array([r[4] for r in rows], dtype=np.int64)
+        self.langs = np.array([r[5] for r in rows])
+        self._sentences = [r[6] for r in rows]
+        self.sources = np.array([r[7].lower() for r in rows])
+        self.dates = np.array([r[8] for r in rows])
+        self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
+        self.generation = _generation(conn)
+        self.bm25, self.vectors = self._load_derived()
+        self._doc_cache: dict[str, tuple[DocInfo, str]] = {}
+
+    def _load_derived(self) -> tuple[bm25s.BM25, np.ndarray]:
+        manifest_path = self.dir / MANIFEST
+        manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {}
+        fresh = manifest.get("generation") == self.generation
+        if fresh and (self.dir / "bm25").exists() and (self.dir / "vectors.npy").exists():
+            vectors = np.load(self.dir / "vectors.npy")
+            if vectors.shape[0] == len(self.chunk_ids):
+                return bm25s.BM25.load(str(self.dir / "bm25")), vectors
+        log.warning("derived indexes in %s are stale; rebuilding them in memory", self.dir)
+        _, tokens, vectors = _load_chunk_arrays(self.conn, self.embed_settings.dim)
+        return _build_bm25(tokens, self.settings), vectors
+
+    def doc(self, doc_id: str) -> tuple[DocInfo, str]:
+        """A document's info and original text."""
+        if doc_id not in self._doc_cache:
+            row = self.conn.execute(
+                "SELECT title, path, lang, source, date, text FROM documents WHERE doc_id=?",
+                (doc_id,),
+            ).fetchone()
+            if row is None:
+                raise KeyError(doc_id)
+            info = DocInfo(doc_id, row[0], row[1], row[2], row[3], row[4])
+            if len(self._doc_cache) > 2048:
+                self._doc_cache.clear()
+            self._doc_cache[doc_id] = (info, row[5])
+        return self._doc_cache[doc_id]
+
+    def chunk(self, i: int) -> Chunk:
+        """The chunk at position ``i``, with its text sliced from the stored original."""
+        _, text = self.doc(self.doc_ids[i])
+        start, end = int(self.starts[i]), int(self.ends[i])
+        sentences = tuple(tuple(s) for s in json.loads(self._sentences[i]))
+        return Chunk(self.chunk_ids[i], self.doc_ids[i], int(self.ords[i]), start, end,
+                     text[start:end], str(self.langs[i]), sentences)  # type: ignore[arg-type]
+
+    def documents(self) -> list[DocInfo]:
+        rows = self.conn.execute(
+            "SELECT doc_id, title, path, lang, source, date FROM documents ORDER BY doc_id"
+        )
+        return [DocInfo(*r) for r in rows]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@contextmanager
+def writer(settings: Settings) -> Iterator[IndexWriter]:
+    w = IndexWriter(settings)
+    try:
+        yield w
+    finally:
+        w.close()
