@@ -27,8 +27,10 @@ def safe(text: str) -> str:
 
 
 def block(text: str, lang: str, extra: str = "") -> str:
-    return (f'<div dir="{direction(lang)}" lang="{lang}" class="manba-text" '
-            f'style="unicode-bidi: plaintext; text-align: start; {extra}">{text}</div>')
+    return (
+        f'<div dir="{direction(lang)}" lang="{lang}" class="manba-text" '
+        f'style="unicode-bidi: plaintext; text-align: start; {extra}">{text}</div>'
+    )
 
 
 @st.cache_resource(show_spinner="Loading the index…")
@@ -54,16 +56,22 @@ def render_answer(answer: Answer) -> None:
         if answer.abstained:
             st.warning("No answer found in the documents.")
         st.markdown(block(safe(answer.answer), answer.question_lang), unsafe_allow_html=True)
-        st.download_button("Download JSON", json.dumps(answer_to_dict(answer), ensure_ascii=False,
-                           indent=2), file_name="manba-answer.json", mime="application/json")
+        st.download_button(
+            "Download JSON",
+            json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2),
+            file_name="manba-answer.json",
+            mime="application/json",
+        )
     with right:
         if answer.citations:
             st.subheader("Sources")
             for c in answer.citations:
                 hit = hits.get(c.chunk_id)
                 with st.container(border=True):
-                    st.markdown(f"**[{c.n}]** {safe(c.title)} · `{safe(c.doc_id)}` · {c.lang}",
-                                unsafe_allow_html=True)
+                    st.markdown(
+                        f"**[{c.n}]** {safe(c.title)} · `{safe(c.doc_id)}` · {c.lang}",
+                        unsafe_allow_html=True,
+                    )
                     text = hit.chunk.text if hit else c.quote
                     start = c.passage_start if hit else c.start
                     shown = Citation(**{**c.__dict__, "passage_start": start})
@@ -76,8 +84,10 @@ def render_answer(answer: Answer) -> None:
 
 def render_hit(rank: int, h: Hit) -> None:
     with st.container(border=True):
-        st.markdown(f"**{rank}.** {safe(h.doc.title)} · `{safe(h.doc.doc_id)}` · {h.chunk.lang}",
-                    unsafe_allow_html=True)
+        st.markdown(
+            f"**{rank}.** {safe(h.doc.title)} · `{safe(h.doc.doc_id)}` · {h.chunk.lang}",
+            unsafe_allow_html=True,
+        )
         st.markdown(block(safe(h.chunk.text), h.chunk.lang), unsafe_allow_html=True)
 
 
@@ -88,8 +98,10 @@ def main() -> None:
     st.title("Manba · منبع")
     st.caption("Ask in Persian, Arabic or English; every sentence of the answer is cited.")
     if not manifest.exists():
-        st.error(f"No index at `{index_dir}`. Build one with `make index` or "
-                 f"`manba ingest PATH --index {index_dir}`.")
+        st.error(
+            f"No index at `{index_dir}`. Build one with `make index` or "
+            f"`manba ingest PATH --index {index_dir}`."
+        )
         return
     try:
         engine = load_engine(index_dir, manifest.stat().st_mtime)
@@ -98,8 +110,12 @@ def main() -> None:
         return
     with st.sidebar:
         st.markdown(f"**Mode:** {engine.mode_label}")
-        chosen = st.multiselect("Languages of passages", list(SUPPORTED), default=[],
-                                format_func=lambda x: LANG_NAMES[x])
+        chosen = st.multiselect(
+            "Languages of passages",
+            list(SUPPORTED),
+            default=[],
+            format_func=lambda x: LANG_NAMES[x],
+        )
         k = st.slider("Passages", 1, 20, settings.retrieval.k)
         if st.button("Start over"):
             st.session_state.pop("history", None)
@@ -112,8 +128,7 @@ def main() -> None:
             st.error(str(err))
     for answer in reversed(history):
         with st.chat_message("user"):
-            st.markdown(block(safe(answer.question), answer.question_lang),
-                        unsafe_allow_html=True)
+            st.markdown(block(safe(answer.question), answer.question_lang), unsafe_allow_html=True)
         with st.chat_message("assistant"):
             render_answer(answer)
 

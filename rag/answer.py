@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.analysis import analyze
 from rag.citations import number_citations
 from rag.config import AnswerSettings
 from rag.retrieval import Query, Searcher
@@ -44,13 +43,12 @@ def no_answer_text(lang: str) -> str:
 def candidates(query: Query, hits: list[Hit], searcher: Searcher) -> list[Candidate]:
     """Every distinct sentence of ``hits`` with its support for ``query``, best first."""
     q_terms = set(query.tokens)
-    q_weight = sum(searcher.idf(t) for t in q_terms)
-    if q_weight <= 0:
-        return []
     seen: set[tuple[str, int, int]] = set()
     out: list[Candidate] = []
     for rank, hit in enumerate(hits):
-        for start, end in hit.chunk.sentences:
+        position = searcher.reader.position[hit.chunk.chunk_id]
+        sentence_terms = searcher.sentence_terms(position)
+        for (start, end), terms in zip(hit.chunk.sentences, sentence_terms, strict=True):
             key = (hit.doc.doc_id, start, end)
             if key in seen:
                 continue
@@ -58,8 +56,7 @@ def candidates(query: Query, hits: list[Hit], searcher: Searcher) -> list[Candid
             text = hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
             if len(text.split()) < _MIN_WORDS:
                 continue
-            terms = frozenset(analyze(text, hit.chunk.lang))
-            coverage = sum(searcher.idf(t) for t in q_terms & terms) / q_weight
+            coverage = searcher.coverage(q_terms, terms)
             if coverage <= 0:
                 continue
             score = coverage / (1.0 + _RANK_DECAY * rank)

@@ -23,9 +23,11 @@ Span = tuple[int, int]
 
 _TERMINAL = re.compile(r"[.!?؟؛۔…]+[\"'”’»)\]]*(?=\s|$)")
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof st jr sr gen col lt sgt capt gov sen rep rev messrs vs etc inc ltd co
-    corp jan feb mar apr jun jul aug sep sept oct nov dec no nos fig al e.g i.e u.s u.k u.n
-    a.m p.m""".split()
+    (
+        "mr mrs ms dr prof st jr sr gen col lt sgt capt gov sen rep rev messrs vs etc inc ltd co "
+        "corp jan feb mar apr jun jul aug sep sept oct nov dec no nos fig al e.g i.e u.s u.k u.n "
+        "a.m p.m"
+    ).split()
 )
 _PREV_WORD = re.compile(r"([\w.]+)$")
 
@@ -59,9 +61,9 @@ def split_sentences(text: str) -> list[Span]:
         line_start, line_end = line.span()
         start = line_start
         for term in _TERMINAL.finditer(text, line_start, line_end):
-            if term.group().startswith(".") and len(term.group().rstrip("\"'”’»)]")) == 1:
-                if _is_abbreviation(text, line_start, term.start()):
-                    continue
+            single_dot = term.group().startswith(".") and len(term.group().rstrip("\"'”’»)]")) == 1
+            if single_dot and _is_abbreviation(text, line_start, term.start()):
+                continue
             _add_trimmed(text, start, term.end(), spans)
             start = term.end()
         _add_trimmed(text, start, line_end, spans)
@@ -170,8 +172,8 @@ class SentenceChunker(NodeParser):
                             "ord": span.ord,
                             "sentences": [list(s) for s in span.sentences],
                         },
-                        excluded_embed_metadata_keys=list(node.metadata) + ["ord", "sentences"],
-                        excluded_llm_metadata_keys=list(node.metadata) + ["ord", "sentences"],
+                        excluded_embed_metadata_keys=[*list(node.metadata), "ord", "sentences"],
+                        excluded_llm_metadata_keys=[*list(node.metadata), "ord", "sentences"],
                     )
                 )
         return out

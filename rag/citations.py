@@ -28,8 +28,19 @@ def number_citations(
     for n, (hit, start, end) in enumerate(spans, start=1):
         quote = doc_text(hit.doc.doc_id)[start:end]
         citations.append(
-            Citation(n, hit.doc.doc_id, hit.doc.title, hit.doc.path, hit.chunk.lang, start, end,
-                     quote, hit.chunk.chunk_id, hit.chunk.start, hit.chunk.end)
+            Citation(
+                n,
+                hit.doc.doc_id,
+                hit.doc.title,
+                hit.doc.path,
+                hit.chunk.lang,
+                start,
+                end,
+                quote,
+                hit.chunk.chunk_id,
+                hit.chunk.start,
+                hit.chunk.end,
+            )
         )
         lines.append(f"{quote} [{n}]")
     return citations, "\n".join(lines)

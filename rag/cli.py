@@ -38,8 +38,9 @@ def _langs(value: str | None) -> tuple[str, ...]:
     return chosen
 
 
-def _filters(lang: str | None, source: tuple[str, ...], date_from: str | None,
-             date_to: str | None) -> Filters:
+def _filters(
+    lang: str | None, source: tuple[str, ...], date_from: str | None, date_to: str | None
+) -> Filters:
     return Filters(_langs(lang), tuple(source), date_from or "", date_to or "")
 
 
@@ -51,8 +52,10 @@ def _print_json(obj: Any) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def main(verbose: bool) -> None:
     """Manba: cited answers over Persian, Arabic and English documents, offline."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     # bm25s sets its own logger to DEBUG; keep it as quiet as the rest unless asked.
     logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)
 
@@ -81,8 +84,9 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
         f"{report.total_chunks} chunk(s)."
     )
     if report.failed:
-        click.echo(f"{len(report.failed)} input(s) failed (see above); the rest was indexed.",
-                   err=True)
+        click.echo(
+            f"{len(report.failed)} input(s) failed (see above); the rest was indexed.", err=True
+        )
         sys.exit(1)
 
 
@@ -101,41 +105,69 @@ def _filter_options(f: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
 @_filter_options
-def search(query: str, k: int, mode: str | None, as_json: bool, index: str | None,
-           lang: str | None, source: tuple[str, ...], date_from: str | None,
-           date_to: str | None) -> None:
+def search(
+    query: str,
+    k: int,
+    mode: str | None,
+    as_json: bool,
+    index: str | None,
+    lang: str | None,
+    source: tuple[str, ...],
+    date_from: str | None,
+    date_to: str | None,
+) -> None:
     """Print the passages that best match QUERY, best first."""
     from rag.engine import Engine, hit_to_dict
 
     try:
         engine = Engine(_settings(index))
-        q, hits = engine.searcher.search(query, k, _filters(lang, source, date_from, date_to),
-                                         mode)
+        q, hits = engine.searcher.search(query, k, _filters(lang, source, date_from, date_to), mode)
     except ManbaError as err:
         _fail(str(err))
     if as_json:
-        _print_json({"query": query, "query_lang": q.lang,
-                     "passages": [hit_to_dict(h, r) for r, h in enumerate(hits, 1)]})
+        _print_json(
+            {
+                "query": query,
+                "query_lang": q.lang,
+                "passages": [hit_to_dict(h, r) for r, h in enumerate(hits, 1)],
+            }
+        )
         return
     if not hits:
         click.echo("No passage matches.")
     for r, h in enumerate(hits, 1):
         snippet = " ".join(h.chunk.text.split())
-        click.echo(f"{r:>2}. [{h.chunk.lang}] {h.doc.doc_id}  {h.chunk.start}-{h.chunk.end}  "
-                   f"score {h.score:.4f}")
+        click.echo(
+            f"{r:>2}. [{h.chunk.lang}] {h.doc.doc_id}  {h.chunk.start}-{h.chunk.end}  "
+            f"score {h.score:.4f}"
+        )
         click.echo(f"    {h.doc.title}")
         click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 
 
 @main.command()
 @click.argument("question")
-@click.option("--k", "k", type=click.IntRange(1, 100), default=5, show_default=True,
-              help="Passages to draw the answer from.")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Passages to draw the answer from.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
 @_filter_options
-def ask(question: str, k: int, as_json: bool, index: str | None, lang: str | None,
-        source: tuple[str, ...], date_from: str | None, date_to: str | None) -> None:
+def ask(
+    question: str,
+    k: int,
+    as_json: bool,
+    index: str | None,
+    lang: str | None,
+    source: tuple[str, ...],
+    date_from: str | None,
+    date_to: str | None,
+) -> None:
     """Answer QUESTION from the documents; every sentence is cited."""
     from rag.engine import Engine, answer_to_dict
 
@@ -161,29 +193,58 @@ def ask(question: str, k: int, as_json: bool, index: str | None, lang: str | Non
 
 
 @main.command(name="eval")
-@click.option("--corpus", "corpus", multiple=True, required=True, type=click.Path(exists=True),
-              help="Corpus JSONL file (repeatable).")
+@click.option(
+    "--corpus",
+    "corpus",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Corpus JSONL file (repeatable).",
+)
 @click.option("--qa", "qa", required=True, type=click.Path(exists=True), help="Questions JSONL.")
 @click.option("--k", "ks", default="1,5,20", show_default=True, help="Cut-offs for Recall@k.")
-@click.option("--mode", type=click.Choice([*MODES, "all"]), default="hybrid", show_default=True,
-              help="Retrieval legs to score; 'all' scores each leg and the fusion.")
-@click.option("--baseline", is_flag=True,
-              help="Also score plain bm25s with its default tokenizer, in the same run.")
+@click.option(
+    "--mode",
+    type=click.Choice([*MODES, "all"]),
+    default="hybrid",
+    show_default=True,
+    help="Retrieval legs to score; 'all' scores each leg and the fusion, with and "
+    "without the sentence re-ranking.",
+)
+@click.option(
+    "--baseline",
+    is_flag=True,
+    help="Also score plain bm25s with its default tokenizer, in the same run.",
+)
 @click.option("--limit", type=int, default=0, help="Score only the first N questions.")
 @click.option("--json", "json_out", type=click.Path(), help="Write the figures to this file.")
-def eval_cmd(corpus: tuple[str, ...], qa: str, ks: str, mode: str, baseline: bool, limit: int,
-             json_out: str | None) -> None:
+def eval_cmd(
+    corpus: tuple[str, ...],
+    qa: str,
+    ks: str,
+    mode: str,
+    baseline: bool,
+    limit: int,
+    json_out: str | None,
+) -> None:
     """Score retrieval on a corpus/questions pair: Recall@k, MRR@10, nDCG@10, latency."""
-    from rag.evaluation import format_report, run_eval
+    from rag.evaluation import ablation_modes, format_report, run_eval
 
     try:
         cutoffs = sorted({int(x) for x in ks.split(",") if x.strip()})
     except ValueError:
         _fail(f"--k takes comma-separated whole numbers such as 1,5,20, not {ks!r}")
-    modes = list(MODES) if mode == "all" else [mode]
+    modes = ablation_modes()[::-1] if mode == "all" else [mode]
     try:
-        report = run_eval([Path(c) for c in corpus], Path(qa), from_env(), cutoffs, modes,
-                          baseline=baseline, limit=limit)
+        report = run_eval(
+            [Path(c) for c in corpus],
+            Path(qa),
+            from_env(),
+            cutoffs,
+            modes,
+            baseline=baseline,
+            limit=limit,
+        )
     except ManbaError as err:
         _fail(str(err))
     click.echo(format_report(report))

@@ -17,7 +17,7 @@ ENV_PREFIX = "MANBA_"
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    max_tokens: int = field(default=200, metadata={"help": "Largest chunk, in o200k tokens."})
+    max_tokens: int = field(default=300, metadata={"help": "Largest chunk, in o200k tokens."})
     overlap_tokens: int = field(default=40, metadata={"help": "Sentence overlap, in tokens."})
     encoding: str = field(default="o200k_base", metadata={"help": "tiktoken encoding."})
 
@@ -35,13 +35,20 @@ class RetrievalSettings:
     k: int = field(default=5, metadata={"help": "Passages returned."})
     candidates: int = field(default=100, metadata={"help": "Passages each leg proposes."})
     mode: str = field(default="hybrid", metadata={"help": "'hybrid', 'bm25' or 'dense'."})
-    dense_weight: float = field(default=0.5, metadata={"help": "Weight of the dense leg."})
+    dense_weight: float = field(default=0.15, metadata={"help": "Weight of the dense leg."})
+    fusion: str = field(
+        default="score", metadata={"help": "'score' (normalized scores) or 'rrf' (ranks)."}
+    )
     rrf_k: int = field(default=60, metadata={"help": "Reciprocal-rank-fusion constant."})
     dense_backend: str = field(
         default="exact", metadata={"help": "'exact' numpy search or 'chroma' HNSW."}
     )
-    bm25_k1: float = field(default=1.2, metadata={"help": "BM25 term saturation."})
-    bm25_b: float = field(default=0.75, metadata={"help": "BM25 length normalization."})
+    sentence_weight: float = field(
+        default=0.6, metadata={"help": "Weight of the best sentence's coverage in re-ranking."}
+    )
+    rerank_depth: int = field(default=30, metadata={"help": "Passages re-ranked by sentence."})
+    bm25_k1: float = field(default=0.9, metadata={"help": "BM25 term saturation."})
+    bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalization."})
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,12 @@ class Settings:
         from rag import __version__
         from rag.analysis import ANALYZER_VERSION
 
-        shaping = {"chunk": asdict(self.chunk), "embed": asdict(self.embed)}
-        shaping["analyzer"] = ANALYZER_VERSION
-        shaping["format"] = __version__.split(".")[0]
+        shaping: dict[str, Any] = {
+            "chunk": asdict(self.chunk),
+            "embed": asdict(self.embed),
+            "analyzer": ANALYZER_VERSION,
+            "format": __version__.split(".")[0],
+        }
         blob = json.dumps(shaping, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

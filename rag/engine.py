@@ -25,10 +25,14 @@ class Engine:
         return "offline (extractive)"
 
     def search(
-        self, text: str, k: int | None = None, filters: Filters | None = None,
+        self,
+        text: str,
+        k: int | None = None,
+        filters: Filters | None = None,
         mode: str | None = None,
+        rerank: bool = True,
     ) -> list[Hit]:
-        return self.searcher.search(text, k, filters, mode)[1]
+        return self.searcher.search(text, k, filters, mode, rerank=rerank)[1]
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
         query, hits = self.searcher.search(question, k, filters)

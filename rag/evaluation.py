@@ -56,15 +56,18 @@ def _latency(ms: list[float]) -> dict[str, float]:
     if not ms:
         return {}
     arr = np.array(ms)
-    return {"latency_ms_p50": round(float(np.percentile(arr, 50)), 2),
-            "latency_ms_p95": round(float(np.percentile(arr, 95)), 2)}
+    return {
+        "latency_ms_p50": round(float(np.percentile(arr, 50)), 2),
+        "latency_ms_p95": round(float(np.percentile(arr, 95)), 2),
+    }
 
 
 def _grouped(
     questions: list[dict[str, Any]], ranks: list[int | None], cutoffs: list[int]
 ) -> dict[str, Any]:
     groups: dict[str, dict[str, list[int | None]]] = {
-        "by_question_lang": defaultdict(list), "by_passage_lang": defaultdict(list)
+        "by_question_lang": defaultdict(list),
+        "by_passage_lang": defaultdict(list),
     }
     for q, r in zip(questions, ranks, strict=True):
         groups["by_question_lang"][str(q.get("question_lang", "?"))].append(r)
@@ -88,12 +91,20 @@ def _score(
         times.append((time.perf_counter() - t0) * 1000)
         gold = q["gold_passage_id"]
         ranks.append(ids.index(gold) + 1 if gold in ids else None)
-    return {**rank_metrics(ranks, cutoffs), **_latency(times), **_grouped(questions, ranks,
-                                                                           cutoffs)}
+    return {
+        **rank_metrics(ranks, cutoffs),
+        **_latency(times),
+        **_grouped(questions, ranks, cutoffs),
+    }
 
 
 def _row_id(doc_id: str) -> str:
     return doc_id.split("#", 1)[1] if "#" in doc_id else doc_id
+
+
+def ablation_modes() -> list[str]:
+    """Each leg alone and fused, without and with the sentence re-ranking; fused last."""
+    return ["bm25-norerank", "dense-norerank", "hybrid-norerank", "bm25", "dense", "hybrid"]
 
 
 def run_eval(
@@ -111,24 +122,37 @@ def run_eval(
     if not questions:
         raise ManbaError(f"{qa} has no questions")
     depth = max([*cutoffs, 10])
-    report: dict[str, Any] = {"qa": str(qa), "corpus": [str(c) for c in corpus],
-                              "n_questions": len(questions), "cutoffs": cutoffs, "modes": {}}
+    report: dict[str, Any] = {
+        "qa": str(qa),
+        "corpus": [str(c) for c in corpus],
+        "n_questions": len(questions),
+        "cutoffs": cutoffs,
+        "modes": {},
+    }
     with tempfile.TemporaryDirectory(prefix="manba-eval-") as tmp:
         run_settings = settings.with_index(Path(tmp) / "index")
         t0 = time.perf_counter()
         built = index_paths(list(corpus), run_settings)
-        report["index"] = {"documents": built.total_documents, "chunks": built.total_chunks,
-                           "seconds": round(time.perf_counter() - t0, 2),
-                           "failed": [str(f) for f in built.failed]}
+        report["index"] = {
+            "documents": built.total_documents,
+            "chunks": built.total_chunks,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "failed": [str(f) for f in built.failed],
+        }
         engine = Engine(run_settings)
-        for mode in modes:
-            def ranked(text: str, mode: str = mode) -> list[str]:
-                hits = engine.search(text, _CHUNK_DEPTH, mode=mode)
+        for label in modes:
+            mode, _, variant = label.partition("-")
+
+            def ranked(
+                text: str, mode: str = mode, rerank: bool = variant != "norerank"
+            ) -> list[str]:
+                hits = engine.search(text, _CHUNK_DEPTH, mode=mode, rerank=rerank)
                 seen: dict[str, None] = {}
                 for h in hits:
                     seen.setdefault(_row_id(h.doc.doc_id), None)
                 return list(seen)[:depth]
-            report["modes"][mode] = _score(questions, ranked, cutoffs)
+
+            report["modes"][label] = _score(questions, ranked, cutoffs)
         engine.close()
     if baseline:
         report["modes"]["baseline_bm25s"] = _baseline(corpus, questions, cutoffs, depth)
@@ -168,12 +192,20 @@ def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of the figures, one row per mode."""
     cut = report["cutoffs"]
     head = ["mode", *[f"R@{k}" for k in cut], "MRR@10", "nDCG@10", "p50 ms", "p95 ms"]
-    lines = [f"{report['qa']}: {report['n_questions']} questions; index "
-             f"{report['index']['documents']} docs / {report['index']['chunks']} chunks built in "
-             f"{report['index']['seconds']} s", "  ".join(f"{h:>14}" for h in head)]
+    lines = [
+        f"{report['qa']}: {report['n_questions']} questions; index "
+        f"{report['index']['documents']} docs / {report['index']['chunks']} chunks built in "
+        f"{report['index']['seconds']} s",
+        "  ".join(f"{h:>14}" for h in head),
+    ]
     for mode, m in report["modes"].items():
-        row = [mode, *[f"{m[f'recall@{k}']:.4f}" for k in cut], f"{m['mrr@10']:.4f}",
-               f"{m['ndcg@10']:.4f}", f"{m.get('latency_ms_p50', 0):.1f}",
-               f"{m.get('latency_ms_p95', 0):.1f}"]
+        row = [
+            mode,
+            *[f"{m[f'recall@{k}']:.4f}" for k in cut],
+            f"{m['mrr@10']:.4f}",
+            f"{m['ndcg@10']:.4f}",
+            f"{m.get('latency_ms_p50', 0):.1f}",
+            f"{m.get('latency_ms_p95', 0):.1f}",
+        ]
         lines.append("  ".join(f"{c:>14}" for c in row))
     return "\n".join(lines)

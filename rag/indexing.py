@@ -20,7 +20,6 @@ from rag.store import ChunkRecord, IndexWriter, writer
 from rag.types import Chunk, SourceDoc
 
 
-
 @dataclass
 class IngestReport:
     """What one ingest did, per document, and what it could not read."""

@@ -31,11 +31,15 @@ def content_hash(text: str) -> str:
 
 
 def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
+    """The first line that reads like a title (three words or more), else the first line.
+
+    Scraped pages often open with a counter or a tag ("بازدید 39171") before the headline.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines[:5]:
+        if len(re.findall(r"[^\W\d_]{2,}", line)) >= 3:
             return line[:_TITLE_MAX]
-    return ""
+    return lines[0][:_TITLE_MAX] if lines else ""
 
 
 def _iso_date(value: Any) -> str:
@@ -48,8 +52,10 @@ def decode(data: bytes, path: str) -> str:
     if not data.strip():
         raise IngestError(path, "the file is empty: nothing to index")
     if b"\x00" in data[:8192]:
-        raise IngestError(path, "binary content (NUL bytes): not a text file; remove it or "
-                          "convert it to UTF-8 text")
+        raise IngestError(
+            path,
+            "binary content (NUL bytes): not a text file; remove it or convert it to UTF-8 text",
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -108,24 +114,30 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield IngestError(str(path), f"not valid JSON ({exc.msg}); fix or remove the line",
-                              line=lineno)
+            yield IngestError(
+                str(path), f"not valid JSON ({exc.msg}); fix or remove the line", line=lineno
+            )
             continue
         if not isinstance(row, dict):
             yield IngestError(str(path), "a line must be a JSON object", line=lineno)
             continue
         body = row.get("text")
         if not isinstance(body, str) or not body.strip():
-            yield IngestError(str(path), "no 'text' field (or it is empty); every line needs "
-                              "the article text in 'text'", line=lineno)
+            yield IngestError(
+                str(path),
+                "no 'text' field (or it is empty); every line needs the article text in 'text'",
+                line=lineno,
+            )
             continue
         row_id = str(row.get("id") or f"line{lineno}")
         if row_id in seen:
-            yield IngestError(str(path), f"duplicate id {row_id!r}; ids must be unique in a file",
-                              line=lineno)
+            yield IngestError(
+                str(path), f"duplicate id {row_id!r}; ids must be unique in a file", line=lineno
+            )
             continue
         seen.add(row_id)
-        nested = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+        meta_field = row.get("meta")
+        nested: dict[str, Any] = meta_field if isinstance(meta_field, dict) else {}
         meta = {key: row.get(key, nested.get(key)) for key in ("date", "url", "source")}
         meta["line"] = lineno
         yield make_doc(
@@ -146,8 +158,9 @@ def _read_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
         yield from _read_jsonl(path, rel)
     else:
         known = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        yield IngestError(str(path), f"unsupported file type {suffix or '(none)'!r}; Manba reads "
-                          f"{known}")
+        yield IngestError(
+            str(path), f"unsupported file type {suffix or '(none)'!r}; Manba reads {known}"
+        )
 
 
 def iter_sources(paths: list[str | Path]) -> Iterator[SourceDoc | IngestError]:

@@ -8,6 +8,7 @@ queries the Chroma collection instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from rag.store import IndexReader, chroma_client, chroma_collection
 from rag.types import Hit
 
 MODES = ("hybrid", "bm25", "dense")
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF]")
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,25 @@ class Searcher:
         self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self._max_idf = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
         self._collection: Any = None
+        self._sentence_cache: dict[int, list[frozenset[str]]] = {}
 
     # --- query understanding -------------------------------------------------------------
     def query(self, text: str, lang: str | None = None) -> Query:
         if not text or not text.strip():
             raise EmptyQuestionError("the question is empty; type a question")
         lang = lang or langs.detect(text)
-        return Query(text, lang, analyze(text, lang))
+        return Query(text, lang, [self._resolve(t) for t in analyze(text, lang)])
+
+    def _resolve(self, token: str) -> str:
+        """An Arabic-script query word the index has never seen is matched to an indexed word
+        that it extends by one or two letters (a suffix the light stemmers leave, e.g.
+        "گفتند" -> "گفت"), so inflection does not sink a question."""
+        if token in self._vocab or not _ARABIC_SCRIPT.match(token):
+            return token
+        for cut in (1, 2):
+            if len(token) - cut >= 3 and token[:-cut] in self._vocab:
+                return token[:-cut]
+        return token
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of an analyzed token (unseen tokens get the maximum)."""
@@ -120,14 +134,59 @@ class Searcher:
         n_fetch = min(self._collection.count(), n * (4 if mask is not None else 1))
         if n_fetch == 0:
             return []
-        res = self._collection.query(query_embeddings=[qvec.tolist()], n_results=n_fetch,
-                                     include=["distances"])
+        res = self._collection.query(
+            query_embeddings=[qvec.tolist()], n_results=n_fetch, include=["distances"]
+        )
         out = []
         for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
             i = self.reader.position.get(cid)
             if i is not None and (mask is None or mask[i]):
                 out.append((i, 1.0 - float(dist)))
         return out[:n]
+
+    # --- sentence-level re-ranking ---------------------------------------------------------
+    def sentence_terms(self, i: int) -> list[frozenset[str]]:
+        """Analyzed terms of each sentence of chunk ``i`` (cached)."""
+        cached = self._sentence_cache.get(i)
+        if cached is None:
+            chunk = self.reader.chunk(i)
+            cached = [
+                frozenset(analyze(chunk.text[s - chunk.start : e - chunk.start], chunk.lang))
+                for s, e in chunk.sentences
+            ]
+            if len(self._sentence_cache) > 20_000:
+                self._sentence_cache.clear()
+            self._sentence_cache[i] = cached
+        return cached
+
+    def coverage(self, q_terms: set[str], terms: frozenset[str]) -> float:
+        """Share of the question's IDF weight that ``terms`` contain."""
+        total = sum(self.idf(t) for t in q_terms)
+        return sum(self.idf(t) for t in q_terms & terms) / total if total > 0 else 0.0
+
+    def rerank(
+        self, query: Query, fused: list[tuple[int, float]], depth: int, weight: float
+    ) -> list[tuple[int, float]]:
+        """Re-rank the top ``depth`` passages by fused score plus their best sentence's
+        coverage of the question: answers tend to sit in one sentence that holds most of the
+        question's rare words, while a passage can collect them from scattered sentences."""
+        head, tail = fused[:depth], fused[depth:]
+        if not head:
+            return fused
+        top = head[0][1] or 1.0
+        q_terms = set(query.tokens)
+        rescored = [
+            (
+                i,
+                s / top
+                + weight
+                * max((self.coverage(q_terms, t) for t in self.sentence_terms(i)), default=0.0),
+            )
+            for i, s in head
+        ]
+        rescored.sort(key=lambda kv: -kv[1])
+        floor = rescored[-1][1]
+        return rescored + [(i, min(floor, s / top)) for i, s in tail]
 
     # --- fused ---------------------------------------------------------------------------
     def search(
@@ -137,6 +196,7 @@ class Searcher:
         filters: Filters | None = None,
         mode: str | None = None,
         lang: str | None = None,
+        rerank: bool = True,
     ) -> tuple[Query, list[Hit]]:
         """The top ``k`` passages for ``text``; each Hit records each leg's rank."""
         rs = self.settings.retrieval
@@ -154,7 +214,9 @@ class Searcher:
         n = max(rs.candidates, k)
         lexical = self.bm25(query, mask, n) if mode in ("hybrid", "bm25") else []
         dense = self.dense(query, mask, n) if mode in ("hybrid", "dense") else []
-        fused = fuse(lexical, dense, rs.dense_weight if mode == "hybrid" else 0.5, rs.rrf_k)
+        fused = fuse(lexical, dense, rs.dense_weight, rs.fusion, rs.rrf_k)
+        if rerank and rs.sentence_weight > 0 and query.tokens:
+            fused = self.rerank(query, fused, rs.rerank_depth, rs.sentence_weight)
         b_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         hits = []
@@ -169,14 +231,25 @@ def fuse(
     lexical: list[tuple[int, float]],
     dense: list[tuple[int, float]],
     dense_weight: float,
-    rrf_k: int,
+    method: str = "score",
+    rrf_k: int = 60,
 ) -> list[tuple[int, float]]:
-    """Weighted reciprocal-rank fusion; a single non-empty leg keeps its own order."""
+    """Fuse two ranked legs; a single non-empty leg keeps its own order.
+
+    'score': a convex combination of each leg's scores scaled to [0, 1] by its best score
+    (a passage missing from a leg gets 0 there). 'rrf': weighted reciprocal rank fusion.
+    """
     if not dense:
         return lexical
     if not lexical:
         return dense
     scores: dict[int, float] = {}
+    if method == "score":
+        for leg, weight in ((lexical, 1.0 - dense_weight), (dense, dense_weight)):
+            top = leg[0][1]
+            for i, s in leg:
+                scores[i] = scores.get(i, 0.0) + weight * (s / top if top > 0 else 0.0)
+        return sorted(scores.items(), key=lambda kv: -kv[1])
     for rank, (i, _) in enumerate(lexical, 1):
         scores[i] = scores.get(i, 0.0) + (1.0 - dense_weight) / (rrf_k + rank)
     for rank, (i, _) in enumerate(dense, 1):
@@ -198,8 +271,9 @@ def _top(scores: np.ndarray, n: int) -> list[tuple[int, float]]:
 class HybridRetriever(BaseRetriever):
     """The Searcher behind llama-index's retriever interface (NodeWithScore out)."""
 
-    def __init__(self, searcher: Searcher, k: int | None = None,
-                 filters: Filters | None = None) -> None:
+    def __init__(
+        self, searcher: Searcher, k: int | None = None, filters: Filters | None = None
+    ) -> None:
         super().__init__()
         self.searcher = searcher
         self.k = k
@@ -210,10 +284,18 @@ class HybridRetriever(BaseRetriever):
         return [
             NodeWithScore(
                 node=TextNode(
-                    id_=h.chunk.chunk_id, text=h.chunk.text, start_char_idx=h.chunk.start,
+                    id_=h.chunk.chunk_id,
+                    text=h.chunk.text,
+                    start_char_idx=h.chunk.start,
                     end_char_idx=h.chunk.end,
-                    metadata={"doc_id": h.doc.doc_id, "title": h.doc.title, "lang": h.chunk.lang,
-                              "path": h.doc.path, "source": h.doc.source, "date": h.doc.date},
+                    metadata={
+                        "doc_id": h.doc.doc_id,
+                        "title": h.doc.title,
+                        "lang": h.chunk.lang,
+                        "path": h.doc.path,
+                        "source": h.doc.source,
+                        "date": h.doc.date,
+                    },
                 ),
                 score=h.score,
             )

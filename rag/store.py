@@ -100,8 +100,14 @@ def chroma_collection(client: Any) -> Any:
     return client.get_or_create_collection(
         COLLECTION,
         embedding_function=None,
-        configuration={"hnsw": {"space": "cosine", "ef_construction": 400, "max_neighbors": 32,
-                                "ef_search": 500}},
+        configuration={
+            "hnsw": {
+                "space": "cosine",
+                "ef_construction": 400,
+                "max_neighbors": 32,
+                "ef_search": 500,
+            }
+        },
     )
 
 
@@ -159,17 +165,34 @@ class IndexWriter:
             self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
             self.conn.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (doc.doc_id, doc.title, doc.path, doc.lang, str(doc.meta.get("source", "")),
-                 str(doc.meta.get("date", "")), json.dumps(doc.meta, ensure_ascii=False),
-                 doc.content_hash, doc.text, time.time()),
+                (
+                    doc.doc_id,
+                    doc.title,
+                    doc.path,
+                    doc.lang,
+                    str(doc.meta.get("source", "")),
+                    str(doc.meta.get("date", "")),
+                    json.dumps(doc.meta, ensure_ascii=False),
+                    doc.content_hash,
+                    doc.text,
+                    time.time(),
+                ),
             )
             self.conn.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ord, start, end, lang, sentences, tokens,"
                 " vector) VALUES (?,?,?,?,?,?,?,?,?)",
                 [
-                    (r.chunk.chunk_id, doc.doc_id, r.chunk.ord, r.chunk.start, r.chunk.end,
-                     r.chunk.lang, json.dumps(r.chunk.sentences), " ".join(r.tokens),
-                     r.vector.astype(np.float32).tobytes())
+                    (
+                        r.chunk.chunk_id,
+                        doc.doc_id,
+                        r.chunk.ord,
+                        r.chunk.start,
+                        r.chunk.end,
+                        r.chunk.lang,
+                        json.dumps(r.chunk.sentences),
+                        " ".join(r.tokens),
+                        r.vector.astype(np.float32).tobytes(),
+                    )
                     for r in records
                 ],
             )
@@ -218,7 +241,7 @@ class IndexWriter:
         return manifest
 
     def _sync_chroma(self) -> None:
-        from llama_index.core.schema import TextNode
+        from llama_index.core.schema import BaseNode, TextNode
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         client = chroma_client(self.dir)
@@ -236,15 +259,23 @@ class IndexWriter:
             docs_to_add = {r[0] for r in self.conn.execute("SELECT doc_id FROM documents")}
         store = ChromaVectorStore(chroma_collection=collection)
         batch = max(1, min(int(client.get_max_batch_size()), 5000))
-        nodes: list[TextNode] = []
+        nodes: list[BaseNode] = []
         for row in _iter_chunk_rows(self.conn, docs_to_add):
             chunk_id, doc_id, ord_, start, end, lang, source, date, text, vector = row
             nodes.append(
                 TextNode(
-                    id_=chunk_id, text=text, embedding=np.frombuffer(vector, np.float32).tolist(),
-                    start_char_idx=start, end_char_idx=end,
-                    metadata={"doc_id": doc_id, "ord": ord_, "lang": lang, "source": source,
-                              "date": date},
+                    id_=chunk_id,
+                    text=text,
+                    embedding=np.frombuffer(vector, np.float32).tolist(),
+                    start_char_idx=start,
+                    end_char_idx=end,
+                    metadata={
+                        "doc_id": doc_id,
+                        "ord": ord_,
+                        "lang": lang,
+                        "source": source,
+                        "date": date,
+                    },
                 )
             )
             if len(nodes) >= batch:
@@ -274,7 +305,10 @@ class IndexWriter:
             "fingerprint": self.settings.fingerprint(),
             "generation": generation,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "settings": {"chunk": asdict(self.settings.chunk), "embed": asdict(self.settings.embed)},
+            "settings": {
+                "chunk": asdict(self.settings.chunk),
+                "embed": asdict(self.settings.embed),
+            },
             "counts": {"documents": len(hashes), "chunks": n_chunks, "documents_by_lang": per_lang},
             "documents": hashes,
         }
@@ -283,15 +317,17 @@ class IndexWriter:
 def _iter_chunk_rows(conn: sqlite3.Connection, doc_ids: set[str]) -> Iterator[tuple[Any, ...]]:
     texts: dict[str, str] = {}
     for doc_id in sorted(doc_ids):
-        row = conn.execute("SELECT text, source, date FROM documents WHERE doc_id=?",
-                           (doc_id,)).fetchone()
+        row = conn.execute(
+            "SELECT text, source, date FROM documents WHERE doc_id=?", (doc_id,)
+        ).fetchone()
         if row is None:
             continue
         text, source, date = row
         texts[doc_id] = text
         for chunk_id, ord_, start, end, lang, vector in conn.execute(
             "SELECT chunk_id, ord, start, end, lang, vector FROM chunks WHERE doc_id=? "
-            "ORDER BY ord", (doc_id,)
+            "ORDER BY ord",
+            (doc_id,),
         ):
             yield (chunk_id, doc_id, ord_, start, end, lang, source, date, text[start:end], vector)
 
@@ -414,9 +450,17 @@ class IndexReader:
         """The chunk at position ``i``, with its text sliced from the stored original."""
         _, text = self.doc(self.doc_ids[i])
         start, end = int(self.starts[i]), int(self.ends[i])
-        sentences = tuple(tuple(s) for s in json.loads(self._sentences[i]))
-        return Chunk(self.chunk_ids[i], self.doc_ids[i], int(self.ords[i]), start, end,
-                     text[start:end], str(self.langs[i]), sentences)  # type: ignore[arg-type]
+        sentences = tuple((int(a), int(b)) for a, b in json.loads(self._sentences[i]))
+        return Chunk(
+            self.chunk_ids[i],
+            self.doc_ids[i],
+            int(self.ords[i]),
+            start,
+            end,
+            text[start:end],
+            str(self.langs[i]),
+            sentences,
+        )
 
     def documents(self) -> list[DocInfo]:
         rows = self.conn.execute(
