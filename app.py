@@ -41,6 +41,15 @@ def load_engine(index_dir: str, generation_key: float) -> Engine:
     return Engine(settings)
 
 
+def card_head(label: str, title: str, doc_id: str, lang: str, kind: str = "card") -> str:
+    """A card's header: label ([n] for a citation), title (isolated, any direction), doc id,
+    language. ``kind`` is 'card' for a cited source and 'hit' for a closest passage."""
+    return (
+        f'<div class="manba-{kind}-head"><b>{label}</b> <bdi>{safe(title)}</bdi> · '
+        f"<code>{safe(doc_id)}</code> · {safe(lang)}</div>"
+    )
+
+
 def passage_html(c: Citation, hit_text: str) -> str:
     """The passage with the cited sentence highlighted."""
     rel_start, rel_end = c.start - c.passage_start, c.end - c.passage_start
@@ -69,8 +78,7 @@ def render_answer(answer: Answer) -> None:
                 hit = hits.get(c.chunk_id)
                 with st.container(border=True):
                     st.markdown(
-                        f"**[{c.n}]** {safe(c.title)} · `{safe(c.doc_id)}` · {c.lang}",
-                        unsafe_allow_html=True,
+                        card_head(f"[{c.n}]", c.title, c.doc_id, c.lang), unsafe_allow_html=True
                     )
                     text = hit.chunk.text if hit else c.quote
                     start = c.passage_start if hit else c.start
@@ -85,7 +93,7 @@ def render_answer(answer: Answer) -> None:
 def render_hit(rank: int, h: Hit) -> None:
     with st.container(border=True):
         st.markdown(
-            f"**{rank}.** {safe(h.doc.title)} · `{safe(h.doc.doc_id)}` · {h.chunk.lang}",
+            card_head(f"{rank}.", h.doc.title, h.doc.doc_id, h.chunk.lang, "hit"),
             unsafe_allow_html=True,
         )
         st.markdown(block(safe(h.chunk.text), h.chunk.lang), unsafe_allow_html=True)

@@ -123,7 +123,7 @@ def analyze(text: str, lang: str, *, keep_stopwords: bool = False) -> list[str]:
     """Search tokens of ``text`` written in ``lang`` ('fa', 'ar' or 'en')."""
     raw = words(text)
     if lang == "fa" or (lang != "ar" and any(_PERSIAN_LETTER.search(t) for t in raw)):
-        raw = [fold(t) if _ARABIC_LETTER.match(t) else t for t in raw]
+        raw = [fold(t) if _ARABIC_LETTER.search(t) else t for t in raw]
         raw = _join_persian(raw)
         if ZWNJ in text:
             raw += _zwnj_parts(text)
@@ -139,7 +139,7 @@ def _analyze_tokens(raw: tuple[str, ...], lang: str, keep_stopwords: bool) -> It
     english = _stemmer("english")
     arabic = _stemmer("arabic")
     for tok in raw:
-        if not _ARABIC_LETTER.match(tok):
+        if not _ARABIC_LETTER.search(tok):
             if keep_stopwords or tok not in stopwords("en"):
                 yield english.stemWord(tok)
             continue

@@ -129,6 +129,10 @@ def chunk_spans(
         while j + 1 < len(units) and total + unit_tokens[j + 1] <= max_tokens:
             j += 1
             total += unit_tokens[j]
+        # Sentence counts ignore the space between sentences and BPE merges across it:
+        # check the joined text and give back trailing sentences until it fits.
+        while j > i and tokens.count([text[units[i][0] : units[j][1]]], encoding)[0] > max_tokens:
+            j -= 1
         chunk_units = tuple(units[i : j + 1])
         chunks.append(ChunkSpan(len(chunks), chunk_units[0][0], chunk_units[-1][1], chunk_units))
         if j + 1 >= len(units):

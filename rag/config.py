@@ -21,13 +21,31 @@ class ChunkSettings:
     overlap_tokens: int = field(default=40, metadata={"help": "Sentence overlap, in tokens."})
     encoding: str = field(default="o200k_base", metadata={"help": "tiktoken encoding."})
 
+    def __post_init__(self) -> None:
+        if self.max_tokens < 8:
+            raise ConfigError(
+                f"chunk max_tokens is {self.max_tokens}; use 8 or more (MANBA_CHUNK__MAX_TOKENS)"
+            )
+        if not 0 <= self.overlap_tokens < self.max_tokens:
+            raise ConfigError(
+                f"chunk overlap_tokens ({self.overlap_tokens}) must be at least 0 and smaller "
+                f"than max_tokens ({self.max_tokens}); set MANBA_CHUNK__OVERLAP_TOKENS lower"
+            )
+
 
 @dataclass(frozen=True)
 class EmbedSettings:
     backend: str = field(default="hashed", metadata={"help": "'hashed' (weight-free)."})
-    dim: int = field(default=512, metadata={"help": "Dimensions of the hashed embedding."})
+    dim: int = field(default=1024, metadata={"help": "Dimensions of the hashed embedding."})
     ngram_min: int = field(default=3, metadata={"help": "Shortest character n-gram."})
     ngram_max: int = field(default=5, metadata={"help": "Longest character n-gram."})
+
+    def __post_init__(self) -> None:
+        if self.dim < 8 or not 1 <= self.ngram_min <= self.ngram_max:
+            raise ConfigError(
+                f"embedding dim={self.dim}, ngram_min={self.ngram_min}, ngram_max="
+                f"{self.ngram_max}: need dim >= 8 and 1 <= ngram_min <= ngram_max"
+            )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def _bucket(feature: str, dim: int) -> tuple[int, float]:
 class HashedNgramEmbedding(BaseEmbedding):
     """Weight-free multilingual embedding: hashed character n-grams of normalized words."""
 
-    dim: int = Field(default=512, description="Output dimensions.")
+    dim: int = Field(default=1024, description="Output dimensions.")
     ngram_min: int = Field(default=3, description="Shortest character n-gram.")
     ngram_max: int = Field(default=5, description="Longest character n-gram.")
     _stop: frozenset[str] = PrivateAttr(default_factory=frozenset)

@@ -132,10 +132,11 @@ def index_paths(
 def _reindex_all(
     w: IndexWriter, chunker: SentenceChunker, embedder: HashedNgramEmbedding, report: IngestReport
 ) -> None:
-    docs = list(w.all_documents())
-    w.clear()
-    for doc in docs:
+    """Re-chunk every stored document from its stored original, one transaction each: a
+    failure part way leaves every document either as it was or re-chunked, never missing."""
+    for doc in list(w.all_documents()):
         records = make_records(doc, chunker, embedder)
         w.put(doc, records)
         report.chunks += len(records)
         report.reindexed.append(doc.doc_id)
+    w.reset_vectors()

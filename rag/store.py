@@ -207,14 +207,17 @@ class IndexWriter:
             self._added_docs.discard(doc_id)
         return bool(cur.rowcount)
 
-    def clear(self) -> None:
-        """Drop every document (before a rebuild with new settings)."""
-        with self.conn:
-            self.conn.execute("DELETE FROM chunks")
-            self.conn.execute("DELETE FROM documents")
-        shutil.rmtree(self.dir / "chroma", ignore_errors=True)
+    def reset_vectors(self) -> None:
+        """Empty the Chroma collection so ``finish`` refills it from SQLite (after a re-chunk).
+
+        Deleted through the client, never by removing the folder: Chroma caches one client
+        per path in a process, and a client whose files vanished can no longer write.
+        """
+        client = chroma_client(self.dir)
+        if COLLECTION in [c.name for c in client.list_collections()]:
+            client.delete_collection(COLLECTION)
         self._removed_docs.clear()
-        self._added_docs.clear()
+        self._added_docs = {r[0] for r in self.conn.execute("SELECT doc_id FROM documents")}
 
     # --- derived indexes -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
@@ -241,7 +244,7 @@ class IndexWriter:
         return manifest
 
     def _sync_chroma(self) -> None:
-        from llama_index.core.schema import BaseNode, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         client = chroma_client(self.dir)
@@ -276,6 +279,8 @@ class IndexWriter:
                         "source": source,
                         "date": date,
                     },
+                    # ChromaVectorStore writes ref_doc_id into the "doc_id" metadata.
+                    relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc_id)},
                 )
             )
             if len(nodes) >= batch:

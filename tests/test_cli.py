@@ -1,0 +1,226 @@
+"""The `manba` command line: JSON outputs of ask, search, eval and info; `python -m rag`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import CORPUS, QA, ROOT, SAMPLE_EN, VENV_BIN, read_text, sample_id
+
+from rag.cli import main
+from rag.config import Settings
+
+CITATION_KEYS = {"n", "doc_id", "title", "path", "lang", "start", "end", "quote"}
+PASSAGE_KEYS = {"rank", "score", "doc_id", "title", "path", "lang", "start", "end", "text"}
+Q_EN = "What did Putin and Erdogan discuss about Idlib?"
+
+
+def one_json_object(stdout: str) -> dict:
+    """stdout must be exactly one JSON object (json.loads rejects anything after it)."""
+    obj = json.loads(stdout)
+    assert isinstance(obj, dict)
+    return obj
+
+
+def check_answer_json(data: dict) -> None:
+    assert {"answer", "abstained", "question_lang", "citations", "passages"} <= set(data)
+    assert isinstance(data["answer"], str) and data["answer"]
+    assert isinstance(data["abstained"], bool)
+    assert data["question_lang"] in ("fa", "ar", "en")
+    for c in data["citations"]:
+        assert set(c) >= CITATION_KEYS
+        # The quote is the original file's text at [start, end), read back from disk.
+        assert read_text(Path(c["path"]))[c["start"] : c["end"]] == c["quote"]
+        assert f"[{c['n']}]" in data["answer"]
+    assert data["passages"]
+    for p in data["passages"]:
+        assert set(p) >= PASSAGE_KEYS
+        assert isinstance(p["score"], float)
+        assert read_text(Path(p["path"]))[p["start"] : p["end"]] == p["text"]
+    scores = [p["score"] for p in data["passages"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_ask_json(runner: CliRunner, built_index: Settings) -> None:
+    result = runner.invoke(main, ["ask", Q_EN, "--json", "--index", str(built_index.index_dir)])
+    assert result.exit_code == 0, result.output
+    data = one_json_object(result.stdout)
+    check_answer_json(data)
+    assert data["question"] == Q_EN
+    assert data["question_lang"] == "en"
+    assert data["abstained"] is False
+    assert data["citations"][0]["doc_id"] == sample_id(SAMPLE_EN)
+    assert [c["n"] for c in data["citations"]] == list(range(1, len(data["citations"]) + 1))
+
+
+def test_ask_json_off_topic(runner: CliRunner, built_index: Settings) -> None:
+    result = runner.invoke(
+        main, ["ask", "ما هي عاصمة بيرو؟", "--json", "--index", str(built_index.index_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    data = one_json_object(result.stdout)
+    check_answer_json(data)
+    assert data["abstained"] is True and data["citations"] == []
+    assert data["question_lang"] == "ar"
+
+
+def test_ask_json_in_a_real_process(built_index: Settings, tmp_path: Path) -> None:
+    """A real process: stdout carries the JSON only (logs and warnings go to stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MANBA_")}
+    env["MANBA_INDEX_DIR"] = str(built_index.index_dir)
+    proc = subprocess.run(
+        [str(VENV_BIN / "manba"), "ask", "پوتین و اردوغان درباره ادلب چه گفتند؟", "--json"],
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    data = one_json_object(proc.stdout.decode("utf-8"))
+    check_answer_json(data)
+    assert data["question_lang"] == "fa"
+    assert b"Traceback" not in proc.stderr
+
+
+def test_ask_plain_text(runner: CliRunner, built_index: Settings) -> None:
+    result = runner.invoke(main, ["ask", Q_EN, "--index", str(built_index.index_dir)])
+    assert result.exit_code == 0, result.output
+    assert "[1]" in result.stdout
+    assert "Sources:" in result.stdout
+    assert sample_id(SAMPLE_EN) in result.stdout
+
+
+def test_search_json_with_language_filter(runner: CliRunner, built_index: Settings) -> None:
+    result = runner.invoke(
+        main,
+        [
+            "search",
+            "ادلب",
+            "--k",
+            "3",
+            "--lang",
+            "fa,ar",
+            "--json",
+            "--index",
+            str(built_index.index_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = one_json_object(result.stdout)
+    assert data["query"] == "ادلب"
+    assert data["query_lang"] == "fa"
+    passages = data["passages"]
+    assert 0 < len(passages) <= 3
+    assert {p["lang"] for p in passages} <= {"fa", "ar"}
+    assert [p["rank"] for p in passages] == list(range(1, len(passages) + 1))
+    for p in passages:
+        assert set(p) >= PASSAGE_KEYS
+        assert read_text(Path(p["path"]))[p["start"] : p["end"]] == p["text"]
+
+
+def test_search_lang_fa_returns_only_persian(runner: CliRunner, built_index: Settings) -> None:
+    result = runner.invoke(
+        main,
+        [
+            "search",
+            "Idlib ادلب إدلب",
+            "--k",
+            "10",
+            "--lang",
+            "fa",
+            "--json",
+            "--index",
+            str(built_index.index_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    passages = one_json_object(result.stdout)["passages"]
+    assert passages and {p["lang"] for p in passages} == {"fa"}
+
+
+def test_search_rejects_unknown_language(runner: CliRunner, built_index: Settings) -> None:
+    result = runner.invoke(
+        main, ["search", "Idlib", "--lang", "fa,de", "--index", str(built_index.index_dir)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --lang")
+    assert "de" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_search_modes(runner: CliRunner, built_index: Settings, mode: str) -> None:
+    result = runner.invoke(
+        main,
+        [
+            "search",
+            "Putin Erdogan Idlib",
+            "--mode",
+            mode,
+            "--k",
+            "2",
+            "--json",
+            "--index",
+            str(built_index.index_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert len(one_json_object(result.stdout)["passages"]) == 2
+
+
+def test_eval_writes_metrics(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    result = runner.invoke(
+        main,
+        ["eval", "--corpus", str(CORPUS), "--qa", str(QA), "--k", "1,5", "--json", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    report = json.loads(out.read_text("utf-8"))
+    assert isinstance(report, dict)
+    for key in ("recall@1", "recall@5", "mrr@10", "ndcg@10"):
+        assert 0.0 <= report[key] <= 1.0, key
+    assert report["recall@1"] <= report["recall@5"]
+    assert report["n_questions"] == 6
+    assert report["index"]["documents"] == 9 and report["index"]["failed"] == []
+    hybrid = report["modes"]["hybrid"]
+    for group in ("by_question_lang", "by_passage_lang"):
+        assert set(hybrid[group]) == {"fa", "ar", "en"}
+        for figures in hybrid[group].values():
+            assert figures["n"] == 2
+            for key in ("recall@1", "recall@5", "mrr@10", "ndcg@10"):
+                assert 0.0 <= figures[key] <= 1.0
+    assert "R@1" in result.stdout and str(out) in result.stdout
+
+
+def test_eval_bad_cutoffs_is_a_clear_error(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["eval", "--corpus", str(CORPUS), "--qa", str(QA), "--k", "1,x"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --k")
+
+
+def test_info(runner: CliRunner, built_index: Settings) -> None:
+    result = runner.invoke(main, ["info", "--index", str(built_index.index_dir)])
+    assert result.exit_code == 0, result.output
+    data = one_json_object(result.stdout)
+    assert data["counts"]["documents"] == 4
+    assert "documents" not in data
+    assert data["fingerprint"] == built_index.fingerprint()
+
+
+def test_python_m_rag_help() -> None:
+    proc = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "rag", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for command in ("ingest", "ask", "search", "eval", "info"):
+        assert command in proc.stdout
