@@ -100,7 +100,11 @@ def render_hit(rank: int, h: Hit) -> None:
 
 
 def main() -> None:
-    settings = from_env()
+    try:
+        settings = from_env()
+    except ManbaError as err:
+        st.error(f"Settings: {err}")
+        return
     index_dir = str(settings.index_dir)
     manifest = Path(index_dir) / "manifest.json"
     st.title("Manba · منبع")

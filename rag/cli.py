@@ -19,7 +19,10 @@ _INDEX_HELP = "Index folder (default: $MANBA_INDEX_DIR or ./index)."
 
 
 def _settings(index: str | None) -> Settings:
-    settings = from_env()
+    try:
+        settings = from_env()
+    except ManbaError as err:
+        _fail(str(err))
     return settings.with_index(index) if index else settings
 
 

@@ -79,24 +79,12 @@ def test_chroma_collection_exists_on_disk(built_index: Settings, reader: IndexRe
         )
 
 
-@pytest.mark.xfail(
-    reason="BUG rag/store.py _sync_chroma: llama-index's ChromaVectorStore overwrites the "
-    "'doc_id' metadata with node.ref_doc_id (None), so every vector has doc_id 'None' and "
-    "collection.delete(where={'doc_id': ...}) removes nothing",
-    strict=True,
-)
 def test_chroma_metadata_names_the_document(built_index: Settings, reader: IndexReader) -> None:
     got = open_collection(built_index.index_dir).get(include=["metadatas"])
     for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
         assert meta["doc_id"] == reader.doc_ids[reader.position[cid]]
 
 
-@pytest.mark.xfail(
-    reason="BUG rag/store.py _sync_chroma: since the doc_id delete is a no-op (see "
-    "test_chroma_metadata_names_the_document), every update of an existing document logs "
-    "'Chroma collection out of step' and rebuilds the whole collection",
-    strict=True,
-)
 def test_updating_one_document_does_not_rebuild_chroma(
     mini_copy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
