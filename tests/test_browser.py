@@ -17,9 +17,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import ROOT, VENV_BIN
 
 from rag.config import Settings
-from conftest import ROOT, VENV_BIN
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,7 +38,9 @@ CHROMIUM_ARGS = [
 if not CHROMIUM.exists():
     if os.environ.get("CI"):
         raise RuntimeError("CI must install Debian's chromium (apt-get install chromium)")
-    pytest.skip("Debian chromium is not installed: apt-get install chromium", allow_module_level=True)
+    pytest.skip(
+        "Debian chromium is not installed: apt-get install chromium", allow_module_level=True
+    )
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 

@@ -16,7 +16,7 @@ from conftest import BAD, CORPUS, MINI, read_text
 from rag.chunking import chunk_spans
 from rag.cli import main
 from rag.config import ChunkSettings, Settings, from_env
-from rag.errors import ConfigError, IngestError, ManbaError
+from rag.errors import ConfigError, IngestError
 from rag.indexing import index_paths
 from rag.ingest import iter_sources
 from rag.store import COLLECTION, IndexReader, chroma_client
