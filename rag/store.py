@@ -18,6 +18,7 @@ import json
 import logging
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -423,6 +424,7 @@ class IndexReader:
         self.generation = _generation(conn)
         self.bm25, self.vectors = self._load_derived()
         self._doc_cache: dict[str, tuple[DocInfo, str]] = {}
+        self._lock = threading.Lock()
 
     def _load_derived(self) -> tuple[bm25s.BM25, np.ndarray]:
         manifest_path = self.dir / MANIFEST
@@ -437,7 +439,11 @@ class IndexReader:
         return _build_bm25(tokens, self.settings), vectors
 
     def doc(self, doc_id: str) -> tuple[DocInfo, str]:
-        """A document's info and original text."""
+        """A document's info and original text (one SQLite connection, shared under a lock)."""
+        with self._lock:
+            return self._doc(doc_id)
+
+    def _doc(self, doc_id: str) -> tuple[DocInfo, str]:
         if doc_id not in self._doc_cache:
             row = self.conn.execute(
                 "SELECT title, path, lang, source, date, text FROM documents WHERE doc_id=?",
@@ -468,9 +474,10 @@ class IndexReader:
         )
 
     def documents(self) -> list[DocInfo]:
-        rows = self.conn.execute(
-            "SELECT doc_id, title, path, lang, source, date FROM documents ORDER BY doc_id"
-        )
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT doc_id, title, path, lang, source, date FROM documents ORDER BY doc_id"
+            ).fetchall()
         return [DocInfo(*r) for r in rows]
 
     def close(self) -> None:
