@@ -19,8 +19,8 @@ import Stemmer
 from rag import arabic_stem, persian_stem
 from rag.normalize import ZWNJ, clean, fold
 
-ANALYZER_VERSION = "3"
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+ANALYZER_VERSION = "4"
+_SCRIPT_RUN = re.compile(r"[\u0600-\u06FF]+|[^\W_\u0600-\u06FF]+")
 # A word whose parts are joined by ZWNJ (harakat may sit inside the parts).
 _ZWNJ_WORD = re.compile(r"[^\W_][\w\u064B-\u065F\u0670]*(?:\u200c[\w\u064B-\u065F\u0670]+)+")
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06FF]")
@@ -58,8 +58,12 @@ def _stemmer(name: str) -> Stemmer.Stemmer:
 
 
 def words(text: str) -> list[str]:
-    """Cleaned words of ``text`` (no stemming, no stopword removal, letters not folded)."""
-    return _WORD.findall(clean(text))
+    """Cleaned words of ``text`` (no stemming, no stopword removal, letters not folded).
+
+    A word is also cut where the script changes ("F-35‌ها" -> 35, ها; "۱۰مين" -> 10, مين),
+    so a Latin name or a number with a Persian suffix still meets its bare form.
+    """
+    return _SCRIPT_RUN.findall(clean(text))
 
 
 def _join_persian(tokens: list[str]) -> list[str]:
@@ -127,7 +131,7 @@ def analyze(text: str, lang: str, *, keep_stopwords: bool = False) -> list[str]:
         raw = _join_persian(raw)
         if ZWNJ in text:
             raw += _zwnj_parts(text)
-    return list(_analyze_tokens(tuple(raw), lang, keep_stopwords))
+    return list(_analyze_tokens(tuple(t for t in raw if t), lang, keep_stopwords))
 
 
 def analyze_many(texts: Iterable[str], langs: Iterable[str]) -> list[list[str]]:
@@ -145,6 +149,8 @@ def _analyze_tokens(raw: tuple[str, ...], lang: str, keep_stopwords: bool) -> It
             continue
         tok_lang = _arabic_script_lang(tok, lang)
         folded = fold(tok)
+        if not folded or folded in _BOUND:
+            continue  # a lone hamza, or a suffix that had no word to join
         if not keep_stopwords and (folded in stopwords(tok_lang) or len(folded) < 2):
             continue
         if tok_lang == "ar":

@@ -79,8 +79,23 @@ def _add_trimmed(text: str, start: int, end: int, spans: list[Span]) -> None:
         spans.append((start, end))
 
 
-def _cut_long(text: str, span: Span, n_tokens: int, max_tokens: int) -> list[Span]:
-    """Cut a sentence longer than ``max_tokens`` at spaces into pieces that fit."""
+def _cut_long(
+    text: str, span: Span, n_tokens: int, max_tokens: int, encoding: str = "o200k_base"
+) -> list[Span]:
+    """Cut a sentence longer than ``max_tokens`` at spaces into pieces that fit, cutting a
+    piece again (hard, where it has no space) until it fits: emoji or CJK runs have many more
+    tokens per character than the average."""
+    out: list[Span] = []
+    for piece in _cut_once(text, span, n_tokens, max_tokens):
+        n = tokens.count([text[piece[0] : piece[1]]], encoding)[0]
+        if n <= max_tokens or piece[1] - piece[0] <= 1:
+            out.append(piece)
+        else:
+            out.extend(_cut_long(text, piece, n, max_tokens, encoding))
+    return out
+
+
+def _cut_once(text: str, span: Span, n_tokens: int, max_tokens: int) -> list[Span]:
     start, end = span
     pieces = max(2, -(-n_tokens // max_tokens))
     target = max(1, (end - start) // pieces)
@@ -112,16 +127,9 @@ def chunk_spans(
             units.append(span)
             unit_tokens.append(n)
             continue
-        pieces = _cut_long(text, span, n, max_tokens)
-        piece_counts = tokens.count([text[s:e] for s, e in pieces], encoding)
-        for piece, m in zip(pieces, piece_counts, strict=True):
-            if m > max_tokens:  # pathological text (few spaces): cut again
-                sub = _cut_long(text, piece, m, max_tokens)
-                units.extend(sub)
-                unit_tokens.extend(tokens.count([text[s:e] for s, e in sub], encoding))
-            else:
-                units.append(piece)
-                unit_tokens.append(m)
+        pieces = _cut_long(text, span, n, max_tokens, encoding)
+        units.extend(pieces)
+        unit_tokens.extend(tokens.count([text[s:e] for s, e in pieces], encoding))
     chunks: list[ChunkSpan] = []
     i = 0
     while i < len(units):
@@ -142,6 +150,11 @@ def chunk_spans(
         while k - 1 > i and budget + unit_tokens[k - 1] <= overlap_tokens:
             k -= 1
             budget += unit_tokens[k]
+        # The overlap must leave room for the next new sentence, or the next chunk would only
+        # repeat text already in this one.
+        while k <= j and budget + unit_tokens[j + 1] > max_tokens:
+            budget -= unit_tokens[k]
+            k += 1
         i = k
     return chunks
 

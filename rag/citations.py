@@ -42,8 +42,15 @@ def number_citations(
                 hit.chunk.end,
             )
         )
-        lines.append(f"{quote} [{n}]")
+        lines.append(f"{_inert(quote)} [{n}]")
     return citations, "\n".join(lines)
+
+
+def _inert(text: str) -> str:
+    """The quote as shown in the answer text: a bracketed number of the document's own (a
+    footnote "[3]") is written with full-width brackets so it cannot be read back as a
+    citation marker. ``Citation.quote`` keeps the exact original."""
+    return _MARKER.sub(lambda m: f"［{m.group(1)}］", text)
 
 
 def parse_markers(text: str) -> list[int]:

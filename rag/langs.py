@@ -13,6 +13,8 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from rag.normalize import fold
+
 SUPPORTED = ("fa", "ar", "en")
 RTL_LANGS = frozenset({"fa", "ar"})
 
@@ -20,7 +22,12 @@ _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uF
 _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _PERSIAN_ONLY = re.compile(r"[پچژگ]")
 _ARABIC_ONLY = re.compile(r"[ةى]|\bال|\bوال|(?<![\u0600-\u06FF])إ")
-_PERSIAN_HINTS = re.compile(r"[یک]|\u200c|\bمی|\bاست\b|\bهای?\b|\bرا\b")
+# Persian function words and affixes, matched on folded text so that Persian typed with
+# Arabic ي/ك (common in older news) is recognised too.
+_PERSIAN_HINTS = re.compile(
+    r"\u200c|(?<!\S)(?:می|نمی)\S|\S*ها(?:ی|یی)?(?!\S)|(?<!\S)(?:است|را|برای|که|از|با|در|"
+    r"روسیه|جمهور|ایران)(?!\S)"
+)
 _lock = threading.Lock()
 
 
@@ -36,7 +43,8 @@ def _identifier(langs: tuple[str, ...] = SUPPORTED) -> Any:
 
 def detect(text: str, default: str = "en") -> str:
     """Return 'fa', 'ar' or 'en' for ``text``; ``default`` when it has no letters."""
-    arabic = len(_ARABIC_SCRIPT.findall(text))
+    # Letters only: Arabic-script digits and punctuation (۲۰۱۸, ؟, ،) say nothing of language.
+    arabic = sum(1 for c in _ARABIC_SCRIPT.findall(text) if c.isalpha())
     latin = len(_LATIN.findall(text))
     if arabic == 0 and latin == 0:
         return default
@@ -61,7 +69,7 @@ def _persian_or_arabic(text: str) -> str:
         return "ar"
     with _lock:
         lang, _ = _identifier(("fa", "ar")).classify(text)
-    if lang == "ar" and len(_PERSIAN_HINTS.findall(text)) > 0 and not arabic:
+    if lang == "ar" and not arabic and _PERSIAN_HINTS.search(fold(text)):
         return "fa"
     return str(lang)
 
