@@ -20,7 +20,9 @@ from rag import arabic_stem, persian_stem
 from rag.normalize import ZWNJ, clean, fold
 
 ANALYZER_VERSION = "4"
-_SCRIPT_RUN = re.compile(r"[\u0600-\u06FF]+|[^\W_\u0600-\u06FF]+")
+_WORD = re.compile(r"[^\W_]+")
+# Within a word: runs of Arabic script and runs of anything else.
+_SCRIPT_RUN = re.compile(r"[\u0600-\u06FF]+|[^\u0600-\u06FF]+")
 # A word whose parts are joined by ZWNJ (harakat may sit inside the parts).
 _ZWNJ_WORD = re.compile(r"[^\W_][\w\u064B-\u065F\u0670]*(?:\u200c[\w\u064B-\u065F\u0670]+)+")
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06FF]")
@@ -63,7 +65,7 @@ def words(text: str) -> list[str]:
     A word is also cut where the script changes ("F-35‌ها" -> 35, ها; "۱۰مين" -> 10, مين),
     so a Latin name or a number with a Persian suffix still meets its bare form.
     """
-    return _SCRIPT_RUN.findall(clean(text))
+    return [run for word in _WORD.findall(clean(text)) for run in _SCRIPT_RUN.findall(word)]
 
 
 def _join_persian(tokens: list[str]) -> list[str]:
@@ -149,8 +151,8 @@ def _analyze_tokens(raw: tuple[str, ...], lang: str, keep_stopwords: bool) -> It
             continue
         tok_lang = _arabic_script_lang(tok, lang)
         folded = fold(tok)
-        if not folded or folded in _BOUND:
-            continue  # a lone hamza, or a suffix that had no word to join
+        if not folded or (tok_lang == "fa" and folded in _BOUND):
+            continue  # a lone hamza, or a Persian suffix that had no word to join
         if not keep_stopwords and (folded in stopwords(tok_lang) or len(folded) < 2):
             continue
         if tok_lang == "ar":

@@ -362,3 +362,18 @@ def test_short_latin_name_with_persian_plural_meets_bare_word(suffixed: str, bar
 )
 def test_lone_hamza_gives_no_empty_token(text: str, lang: str) -> None:
     assert "" not in analyze(text, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("قال الرئيس، إن الاتفاق صامد؛ أليس كذلك؟", "ar"),
+        ("پوتین گفت، توافق سوچی پابرجاست؛ آیا چنین است؟", "fa"),
+        ("«کاهش تنش» در ادلب، Idlib؟", "fa"),
+        ("Putin said, «the deal holds»; did it?", "en"),
+    ],
+)
+def test_arabic_script_punctuation_never_sticks_to_tokens(text: str, lang: str) -> None:
+    # ، ؛ ؟ « » sit inside U+0600-06FF or next to it; a token never carries them.
+    for token in analyze(text, lang):
+        assert not set(token) & set("،؛؟«»,;?"), token
