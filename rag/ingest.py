@@ -94,7 +94,7 @@ def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError
     except OSError as exc:
         yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
         return
-    yield make_doc(doc_id, text, str(path), meta={})
+    yield make_doc(doc_id, text, str(path.resolve()), meta={})
 
 
 def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
@@ -143,7 +143,7 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
         yield make_doc(
             f"{rel}#{row_id}",
             body,
-            str(path),
+            str(path.resolve()),
             title=str(row.get("title") or nested.get("title") or ""),
             lang=str(row.get("lang") or ""),
             meta=meta,
