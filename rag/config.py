@@ -89,13 +89,15 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
 
     def fingerprint(self) -> str:
-        """Hash of everything that shapes the stored index (chunking, embedding, analyzer)."""
+        """Hash of everything that shapes the stored index (chunking, embedding, analyzer,
+        BM25 parameters, which bm25s bakes into its index)."""
         from rag import __version__
         from rag.analysis import ANALYZER_VERSION
 
         shaping: dict[str, Any] = {
             "chunk": asdict(self.chunk),
             "embed": asdict(self.embed),
+            "bm25": [self.retrieval.bm25_k1, self.retrieval.bm25_b],
             "analyzer": ANALYZER_VERSION,
             "format": __version__.split(".")[0],
         }
