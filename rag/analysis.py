@@ -136,11 +136,6 @@ def analyze(text: str, lang: str, *, keep_stopwords: bool = False) -> list[str]:
     return list(_analyze_tokens(tuple(t for t in raw if t), lang, keep_stopwords))
 
 
-def analyze_many(texts: Iterable[str], langs: Iterable[str]) -> list[list[str]]:
-    """``analyze`` over many texts."""
-    return [analyze(t, lang) for t, lang in zip(texts, langs, strict=True)]
-
-
 def _analyze_tokens(raw: tuple[str, ...], lang: str, keep_stopwords: bool) -> Iterable[str]:
     english = _stemmer("english")
     arabic = _stemmer("arabic")

@@ -42,7 +42,6 @@ def no_answer_text(lang: str) -> str:
 
 def candidates(query: Query, hits: list[Hit], searcher: Searcher) -> list[Candidate]:
     """Every distinct sentence of ``hits`` with its support for ``query``, best first."""
-    q_terms = set(query.tokens)
     seen: set[tuple[str, int, int]] = set()
     out: list[Candidate] = []
     for rank, hit in enumerate(hits):
@@ -56,7 +55,7 @@ def candidates(query: Query, hits: list[Hit], searcher: Searcher) -> list[Candid
             text = hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
             if len(text.split()) < _MIN_WORDS:
                 continue
-            coverage = searcher.coverage(q_terms, terms)
+            coverage = searcher.coverage(query, terms)
             if coverage <= 0:
                 continue
             score = coverage / (1.0 + _RANK_DECAY * rank)

@@ -177,10 +177,14 @@ class SentenceChunker(NodeParser):
         for node in nodes:
             text = node.get_content()
             doc_id = node.metadata.get("doc_id", node.node_id)
+            # The content hash in the id: a changed document never shares a chunk id with
+            # its old version, so stale vectors cannot survive under a reused id.
+            version = str(node.metadata.get("content_hash", ""))[:12]
+            prefix = f"{doc_id}::{version}" if version else doc_id
             for span in chunk_spans(text, self.max_tokens, self.overlap_tokens, self.encoding):
                 out.append(
                     TextNode(
-                        id_=f"{doc_id}::{span.ord}",
+                        id_=f"{prefix}::{span.ord}",
                         text=text[span.start : span.end],
                         start_char_idx=span.start,
                         end_char_idx=span.end,

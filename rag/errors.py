@@ -26,6 +26,14 @@ class EmptyIndexError(ManbaError):
     """The index exists but holds no passages."""
 
 
+class IndexDamagedError(ManbaError):
+    """The index folder exists but its store cannot be read."""
+
+
+class StaleIndexError(ManbaError):
+    """The index was built by a version of Manba whose analysis differs from this one."""
+
+
 class IndexBusyError(ManbaError):
     """Another process is writing the index."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from rag.errors import IngestError
 from rag.ingest import iter_sources
 from rag.store import ChunkRecord, IndexWriter, writer
 from rag.types import Chunk, SourceDoc
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,13 +56,18 @@ def make_records(
     doc: SourceDoc, chunker: SentenceChunker, embedder: HashedNgramEmbedding
 ) -> list[ChunkRecord]:
     """Chunks of ``doc`` with their analyzed tokens and embeddings."""
-    llama_doc = Document(id_=doc.doc_id, text=doc.text, metadata={"doc_id": doc.doc_id})
+    llama_doc = Document(
+        id_=doc.doc_id,
+        text=doc.text,
+        metadata={"doc_id": doc.doc_id, "content_hash": doc.content_hash},
+    )
     nodes = chunker.get_nodes_from_documents([llama_doc])
     chunks: list[Chunk] = []
     for node in nodes:
         text = node.get_content()
         start, end = node.start_char_idx, node.end_char_idx  # type: ignore[attr-defined]
-        assert start is not None and end is not None and doc.text[start:end] == text
+        if start is None or end is None or doc.text[start:end] != text:
+            raise IngestError(doc.path, f"internal error: chunk {node.node_id} lost its offsets")
         chunks.append(
             Chunk(
                 chunk_id=node.node_id,
@@ -106,17 +114,38 @@ def index_paths(
         stored = w.stored_fingerprint()
         if rebuild or (stored is not None and stored != settings.fingerprint()):
             _reindex_all(w, chunker, embedder, report)
+        seen: set[str] = set()
         for item in iter_sources(paths):
             if isinstance(item, IngestError):
                 report.failed.append(item)
                 if progress:
                     progress("failed", str(item))
                 continue
+            if item.doc_id in seen:
+                report.failed.append(
+                    IngestError(
+                        item.path,
+                        f"same document id {item.doc_id!r} as another input of this run; "
+                        "give files in different folders by their folder, not by name",
+                    )
+                )
+                continue
+            seen.add(item.doc_id)
             known = w.known_hash(item.doc_id)
             if known == item.content_hash:
                 report.unchanged.append(item.doc_id)
                 continue
-            records = make_records(item, chunker, embedder)
+            try:
+                records = make_records(item, chunker, embedder)
+            except IngestError as err:
+                report.failed.append(err)
+                continue
+            except Exception as exc:  # one bad document must not sink the batch
+                log.exception("could not index %s", item.doc_id)
+                report.failed.append(
+                    IngestError(item.path, f"could not be indexed ({type(exc).__name__}: {exc})")
+                )
+                continue
             w.put(item, records)
             report.chunks += len(records)
             (report.updated if known else report.added).append(item.doc_id)

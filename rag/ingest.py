@@ -24,6 +24,8 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".jsonl"}
 _SKIP_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _TITLE_MAX = 200
+_ID_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def content_hash(text: str) -> str:
@@ -73,14 +75,23 @@ def make_doc(
     lang = lang if lang in langs.SUPPORTED else langs.detect(text[:4000])
     clean_meta = {k: v for k, v in meta.items() if v not in (None, "")}
     if "date" in clean_meta:
-        clean_meta["date"] = _iso_date(clean_meta["date"]) or str(clean_meta["date"])
+        # Only ISO dates take part in date filters; anything else is kept as written.
+        iso = _iso_date(clean_meta["date"])
+        if not iso:
+            clean_meta["date_raw"] = str(clean_meta["date"])
+        clean_meta["date"] = iso
+    title = (title.strip() or _first_line(text))[:_TITLE_MAX]
+    # The hash covers what is stored beside the text too (minus the line number, which moves
+    # when other rows change): a corrected title, date or source is picked up on re-ingest.
+    stored = {k: v for k, v in clean_meta.items() if k != "line"}
+    fingerprint = json.dumps([text, title, lang, stored], ensure_ascii=False, sort_keys=True)
     return SourceDoc(
         doc_id=doc_id,
         text=text,
-        title=(title.strip() or _first_line(text))[:_TITLE_MAX],
+        title=title,
         path=path,
         lang=lang,
-        content_hash=content_hash(text),
+        content_hash=content_hash(fingerprint),
         meta=clean_meta,
     )
 
@@ -129,7 +140,21 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
                 line=lineno,
             )
             continue
-        row_id = str(row.get("id") or f"line{lineno}")
+        raw_id = row.get("id")
+        if raw_id is None or raw_id == "":
+            row_id = f"line{lineno}"
+        elif isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+            yield IngestError(str(path), "'id' must be a string or a whole number", line=lineno)
+            continue
+        else:
+            row_id = str(raw_id)
+        if len(row_id) > _ID_MAX or _CONTROL.search(row_id):
+            yield IngestError(
+                str(path),
+                f"'id' must be at most {_ID_MAX} characters with no control characters",
+                line=lineno,
+            )
+            continue
         if row_id in seen:
             yield IngestError(
                 str(path), f"duplicate id {row_id!r}; ids must be unique in a file", line=lineno

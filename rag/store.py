@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,8 +29,15 @@ from typing import Any
 import bm25s
 import numpy as np
 
+from rag.analysis import ANALYZER_VERSION
 from rag.config import EmbedSettings, Settings
-from rag.errors import EmptyIndexError, IndexBusyError, IndexNotFoundError
+from rag.errors import (
+    EmptyIndexError,
+    IndexBusyError,
+    IndexDamagedError,
+    IndexNotFoundError,
+    StaleIndexError,
+)
 from rag.types import Chunk, DocInfo, SourceDoc
 
 log = logging.getLogger(__name__)
@@ -128,8 +135,6 @@ class IndexWriter:
                 f"{self.dir} is being written by another process; wait for it to finish"
             ) from exc
         self.conn = _connect(self.dir / DB_NAME)
-        self._removed_docs: set[str] = set()
-        self._added_docs: set[str] = set()
 
     def close(self) -> None:
         self.conn.close()
@@ -197,19 +202,19 @@ class IndexWriter:
                     for r in records
                 ],
             )
-        self._removed_docs.add(doc.doc_id)
-        self._added_docs.add(doc.doc_id)
+            _bump_generation(self.conn)
 
     def remove(self, doc_id: str) -> bool:
+        """Delete a document and its chunks; ``finish`` then drops them from Chroma."""
         with self.conn:
+            self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
             cur = self.conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
-        if cur.rowcount:
-            self._removed_docs.add(doc_id)
-            self._added_docs.discard(doc_id)
+            _bump_generation(self.conn)
         return bool(cur.rowcount)
 
     def reset_vectors(self) -> None:
-        """Empty the Chroma collection so ``finish`` refills it from SQLite (after a re-chunk).
+        """Empty the Chroma collection so ``finish`` refills it from SQLite (after a re-chunk,
+        which may reuse chunk ids for other spans).
 
         Deleted through the client, never by removing the folder: Chroma caches one client
         per path in a process, and a client whose files vanished can no longer write.
@@ -217,15 +222,19 @@ class IndexWriter:
         client = chroma_client(self.dir)
         if COLLECTION in [c.name for c in client.list_collections()]:
             client.delete_collection(COLLECTION)
-        self._removed_docs.clear()
-        self._added_docs = {r[0] for r in self.conn.execute("SELECT doc_id FROM documents")}
 
     # --- derived indexes -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
-        """Bump the generation and bring Chroma, BM25, vectors and manifest up to date."""
+        """Bring Chroma, BM25, vectors and manifest up to date with SQLite.
+
+        Every write bumped the generation in its own transaction, so a run that dies before
+        this point leaves derived indexes whose generation readers see is behind.
+        """
         with self.conn:
-            gen = _generation(self.conn) + 1
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+            gen = _bump_generation(self.conn)
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('analyzer', ?)", (ANALYZER_VERSION,)
+            )
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
                 (self.settings.fingerprint(),),
@@ -245,26 +254,28 @@ class IndexWriter:
         return manifest
 
     def _sync_chroma(self) -> None:
+        """Make the Chroma collection hold exactly the chunks in SQLite.
+
+        Compared by chunk id, and chunk ids carry the document's content hash, so a changed
+        document never keeps its old vectors, whatever happened to an earlier run.
+        """
         from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         client = chroma_client(self.dir)
         collection = chroma_collection(client)
-        total = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        docs_to_add = set(self._added_docs)
-        if self._removed_docs:
-            for doc_id in sorted(self._removed_docs):
-                collection.delete(where={"doc_id": doc_id})
-        if collection.count() + self._count_chunks(docs_to_add) != total:
-            # Out of step (a crash, a failed run): rebuild the collection from SQLite.
-            log.warning("Chroma collection out of step with the store; rebuilding it")
-            client.delete_collection(COLLECTION)
-            collection = chroma_collection(client)
-            docs_to_add = {r[0] for r in self.conn.execute("SELECT doc_id FROM documents")}
-        store = ChromaVectorStore(chroma_collection=collection)
         batch = max(1, min(int(client.get_max_batch_size()), 5000))
+        in_chroma = _all_ids(collection, batch)
+        in_store = {r[0] for r in self.conn.execute("SELECT chunk_id FROM chunks")}
+        extra = sorted(in_chroma - in_store)
+        for i in range(0, len(extra), batch):
+            collection.delete(ids=extra[i : i + batch])
+        missing = in_store - in_chroma
+        if not missing:
+            return
+        store = ChromaVectorStore(chroma_collection=collection)
         nodes: list[BaseNode] = []
-        for row in _iter_chunk_rows(self.conn, docs_to_add):
+        for row in _iter_chunk_rows(self.conn, missing):
             chunk_id, doc_id, ord_, start, end, lang, source, date, text, vector = row
             nodes.append(
                 TextNode(
@@ -289,19 +300,6 @@ class IndexWriter:
                 nodes = []
         if nodes:
             store.add(nodes)
-        self._removed_docs.clear()
-        self._added_docs.clear()
-
-    def _count_chunks(self, doc_ids: Iterable[str]) -> int:
-        ids = list(doc_ids)
-        n = 0
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            n += self.conn.execute(
-                f"SELECT COUNT(*) FROM chunks WHERE doc_id IN ({marks})", part
-            ).fetchone()[0]
-        return n
 
     def _manifest(self, generation: int, n_chunks: int) -> dict[str, Any]:
         per_lang = dict(self.conn.execute("SELECT lang, COUNT(*) FROM documents GROUP BY lang"))
@@ -320,22 +318,50 @@ class IndexWriter:
         }
 
 
-def _iter_chunk_rows(conn: sqlite3.Connection, doc_ids: set[str]) -> Iterator[tuple[Any, ...]]:
-    texts: dict[str, str] = {}
-    for doc_id in sorted(doc_ids):
-        row = conn.execute(
-            "SELECT text, source, date FROM documents WHERE doc_id=?", (doc_id,)
-        ).fetchone()
-        if row is None:
+def _all_ids(collection: Any, batch: int) -> set[str]:
+    ids: set[str] = set()
+    offset = 0
+    while True:
+        page = collection.get(include=[], limit=batch, offset=offset)["ids"]
+        ids.update(page)
+        if len(page) < batch:
+            return ids
+        offset += batch
+
+
+def _iter_chunk_rows(conn: sqlite3.Connection, chunk_ids: set[str]) -> Iterator[tuple[Any, ...]]:
+    """Rows for Chroma of the given chunks, document by document, text sliced from the
+    stored original."""
+    rows = conn.execute(
+        "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, d.source, d.date, c.vector "
+        "FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.doc_id, c.ord"
+    )
+    current: tuple[str, str] = ("", "")
+    for chunk_id, doc_id, ord_, start, end, lang, source, date, vector in rows:
+        if chunk_id not in chunk_ids:
             continue
-        text, source, date = row
-        texts[doc_id] = text
-        for chunk_id, ord_, start, end, lang, vector in conn.execute(
-            "SELECT chunk_id, ord, start, end, lang, vector FROM chunks WHERE doc_id=? "
-            "ORDER BY ord",
-            (doc_id,),
-        ):
-            yield (chunk_id, doc_id, ord_, start, end, lang, source, date, text[start:end], vector)
+        if current[0] != doc_id:
+            text = conn.execute("SELECT text FROM documents WHERE doc_id=?", (doc_id,))
+            current = (doc_id, str(text.fetchone()[0]))
+        yield (
+            chunk_id,
+            doc_id,
+            ord_,
+            start,
+            end,
+            lang,
+            source,
+            date,
+            current[1][start:end],
+            vector,
+        )
+
+
+def _bump_generation(conn: sqlite3.Connection) -> int:
+    """Increment the store's generation inside the caller's transaction."""
+    gen = _generation(conn) + 1
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(gen),))
+    return gen
 
 
 def _load_chunk_arrays(
@@ -398,9 +424,30 @@ class IndexReader:
                 f"no index at {self.dir}; build one with `manba ingest PATH --index {self.dir}`"
             )
         self._db_path = db
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            # One read transaction for the reader's life: offsets, tokens and texts all come
+            # from one snapshot, whatever a writer commits meanwhile (WAL keeps it readable).
+            conn = sqlite3.connect(
+                db.resolve().as_uri() + "?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            conn.execute("BEGIN")
+            embed = _meta(conn, "embed")
+            analyzer = _meta(conn, "analyzer")
+        except sqlite3.DatabaseError as exc:
+            raise IndexDamagedError(
+                f"the index at {self.dir} cannot be read ({exc}); delete the folder and build "
+                f"it again with `manba ingest PATH --index {self.dir}`"
+            ) from exc
         self.conn = conn
-        embed = _meta(conn, "embed")
+        if analyzer is not None and analyzer != ANALYZER_VERSION:
+            raise StaleIndexError(
+                f"the index at {self.dir} was built with analyzer version {analyzer}, this "
+                f"Manba uses {ANALYZER_VERSION}; run `manba ingest PATH --index {self.dir}` "
+                "(any path, even one already indexed) to re-index the stored documents"
+            )
         self.embed_settings = EmbedSettings(**json.loads(embed)) if embed else settings.embed
         rows = conn.execute(
             "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, c.sentences, d.source,"
@@ -434,7 +481,12 @@ class IndexReader:
             vectors = np.load(self.dir / "vectors.npy")
             if vectors.shape[0] == len(self.chunk_ids):
                 return bm25s.BM25.load(str(self.dir / "bm25")), vectors
-        log.warning("derived indexes in %s are stale; rebuilding them in memory", self.dir)
+        log.warning(
+            "derived indexes in %s are behind the store (an ingest did not finish); rebuilding "
+            "them in memory. Run `manba ingest PATH --index %s` to write them again.",
+            self.dir,
+            self.dir,
+        )
         _, tokens, vectors = _load_chunk_arrays(self.conn, self.embed_settings.dim)
         return _build_bm25(tokens, self.settings), vectors
 

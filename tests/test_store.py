@@ -3,7 +3,6 @@ be rebuilt from SQLite, and the manifest."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -23,6 +22,7 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import EmptyIndexError, IndexBusyError, IndexNotFoundError
 from rag.indexing import index_paths
+from rag.ingest import iter_sources
 from rag.retrieval import Filters, Searcher
 from rag.store import COLLECTION, IndexReader, IndexWriter
 
@@ -187,10 +187,9 @@ def test_manifest(built_index: Settings, reader: IndexReader) -> None:
     assert counts["documents"] == 4
     assert counts["chunks"] == len(reader.chunk_ids)
     assert counts["documents_by_lang"] == {"fa": 1, "en": 2, "ar": 1}
-    want = {
-        p.name: hashlib.sha256(read_text(p).encode("utf-8")).hexdigest() for p in SAMPLES.iterdir()
-    }
+    want = {d.doc_id: d.content_hash for d in iter_sources([SAMPLES])}
     assert manifest["documents"] == want
+    assert len({len(h) for h in want.values()}) == 1  # sha256 hex of text and metadata
 
 
 def test_generation_grows_with_each_ingest(mini_index: Settings, copy_index) -> None:
