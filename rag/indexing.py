@@ -82,10 +82,16 @@ def make_records(
         )
     texts = [search_text(doc, c.text) for c in chunks]
     vectors = embedder.matrix(texts)
-    return [
-        ChunkRecord(c, analyze(t, c.lang), v)
-        for c, t, v in zip(chunks, texts, vectors, strict=True)
-    ]
+    records = []
+    for chunk, text, vector in zip(chunks, texts, vectors, strict=True):
+        # Sentences are analyzed once, here: the re-ranker and the answer read their terms
+        # from the store instead of analyzing at query time. The chunk's tokens are the
+        # sentences' tokens plus the title's when the title is not part of the chunk.
+        per_sentence = [analyze(doc.text[s:e], chunk.lang) for s, e in chunk.sentences]
+        title = analyze(doc.title, chunk.lang) if text != chunk.text else []
+        tokens = title + [t for sent in per_sentence for t in sent]
+        records.append(ChunkRecord(chunk, tokens, vector, per_sentence))
+    return records
 
 
 def index_paths(

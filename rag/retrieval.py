@@ -155,14 +155,10 @@ class Searcher:
 
     # --- sentence-level re-ranking ---------------------------------------------------------
     def sentence_terms(self, i: int) -> list[frozenset[str]]:
-        """Analyzed terms of each sentence of chunk ``i`` (cached)."""
+        """Analyzed terms of each sentence of chunk ``i`` (stored at ingest; cached)."""
         cached = self._sentence_cache.get(i)
         if cached is None:
-            chunk = self.reader.chunk(i)
-            cached = [
-                frozenset(analyze(chunk.text[s - chunk.start : e - chunk.start], chunk.lang))
-                for s, e in chunk.sentences
-            ]
+            cached = [frozenset(t) for t in self.reader.sentence_tokens(i)]
             if len(self._sentence_cache) > 20_000:
                 self._sentence_cache.clear()
             self._sentence_cache[i] = cached

@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT UNIQUE NOT NULL,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, lang TEXT NOT NULL,
-    sentences TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL
+    sentences TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL,
+    sentence_tokens TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
@@ -70,6 +71,7 @@ class ChunkRecord:
     chunk: Chunk
     tokens: list[str]
     vector: np.ndarray
+    sentence_tokens: list[list[str]]
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -77,6 +79,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.executescript(_SCHEMA)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    if "sentence_tokens" not in columns:  # a store from before the column (re-indexed anyway)
+        conn.execute("ALTER TABLE chunks ADD COLUMN sentence_tokens TEXT NOT NULL DEFAULT '[]'")
     return conn
 
 
@@ -186,7 +191,7 @@ class IndexWriter:
             )
             self.conn.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ord, start, end, lang, sentences, tokens,"
-                " vector) VALUES (?,?,?,?,?,?,?,?,?)",
+                " vector, sentence_tokens) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         r.chunk.chunk_id,
@@ -198,6 +203,7 @@ class IndexWriter:
                         json.dumps(r.chunk.sentences),
                         " ".join(r.tokens),
                         r.vector.astype(np.float32).tobytes(),
+                        json.dumps(r.sentence_tokens, ensure_ascii=False),
                     )
                     for r in records
                 ],
@@ -508,6 +514,14 @@ class IndexReader:
                 self._doc_cache.clear()
             self._doc_cache[doc_id] = (info, row[5])
         return self._doc_cache[doc_id]
+
+    def sentence_tokens(self, i: int) -> list[list[str]]:
+        """Analyzed tokens of each sentence of chunk ``i``, as stored at ingest."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT sentence_tokens FROM chunks WHERE chunk_id=?", (self.chunk_ids[i],)
+            ).fetchone()
+        return [list(t) for t in json.loads(row[0])] if row else []
 
     def chunk(self, i: int) -> Chunk:
         """The chunk at position ``i``, with its text sliced from the stored original."""
