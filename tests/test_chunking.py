@@ -420,3 +420,19 @@ def test_sentence_chunker_offsets_point_at_the_right_copy(paragraph: str) -> Non
     ]
     assert repeated
     assert [n.node_id for n in nodes] == [f"doc-1::{i}" for i in range(len(nodes))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("فصل جدید را آغاز کنیم.وی خاطرنشان کرد", ["فصل جدید را آغاز کنیم.", "وی خاطرنشان کرد"]),
+        ("انتهت المحادثات.وقال الكرملين", ["انتهت المحادثات.", "وقال الكرملين"]),
+        ("آیا توافق شد؟بله", ["آیا توافق شد؟", "بله"]),
+        ("The deal held.Then it broke", ["The deal held.Then it broke"]),
+        ("نرخ تورم 3.5 درصد شد.", ["نرخ تورم 3.5 درصد شد."]),
+    ],
+)
+def test_sentence_ends_before_arabic_script_letter_without_space(
+    text: str, expected: list[str]
+) -> None:
+    assert [text[s:e] for s, e in split_sentences(text)] == expected
