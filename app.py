@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -14,16 +17,23 @@ from rag.langs import SUPPORTED, direction
 from rag.retrieval import Filters
 from rag.types import Answer, Citation, Hit
 
+logger = logging.getLogger("manba.app")
+
 LANG_NAMES = {"fa": "فارسی (fa)", "ar": "العربية (ar)", "en": "English (en)"}
 # Characters Markdown would act on, written as entities so document text stays text.
 _ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'[]()!*_`#|~\\{}+-=.:"}
+# Every line break the chunker knows. Markdown ends a line at a bare \r too: a blank line
+# (\r\r) would close the HTML block and the rest of the passage would be read as Markdown.
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\u2028\u2029]")
+K_MAX = 20
 
 st.set_page_config(page_title="Manba", page_icon="📚", layout="wide")
 
 
 def safe(text: str) -> str:
-    """Text for an HTML block: escaped, Markdown-inert (no links, no images), line breaks kept."""
-    return "".join(_ENTITIES.get(c, c) for c in text).replace("\n", "<br>")
+    """Text for an HTML block: escaped, Markdown-inert (no links, no images), line breaks kept
+    as ``<br>`` (so the block never contains a line ending of its own)."""
+    return _LINE_BREAK.sub("<br>", "".join(_ENTITIES.get(c, c) for c in text))
 
 
 def block(text: str, lang: str, extra: str = "") -> str:
@@ -33,11 +43,13 @@ def block(text: str, lang: str, extra: str = "") -> str:
     )
 
 
-@st.cache_resource(show_spinner="Loading the index…")
-def load_engine(index_dir: str, generation_key: float) -> Engine:
-    # generation_key (the manifest's mtime) reloads the engine after a new ingest.
-    del generation_key
-    settings: Settings = from_env().with_index(index_dir)
+# One engine for every session (Engine is thread-safe for reads). The key is the whole
+# settings object (index folder included) and the manifest's mtime, so a new ingest or other
+# settings load a new engine; max_entries=1 lets the old one go. It is not closed on release:
+# a session that fetched it before the swap may still be answering with it.
+@st.cache_resource(max_entries=1, show_spinner="Loading the index…")
+def load_engine(settings: Settings, generation_key: float) -> Engine:
+    del generation_key  # part of the cache key only
     return Engine(settings)
 
 
@@ -57,7 +69,8 @@ def passage_html(c: Citation, hit_text: str) -> str:
     return block(f"{safe(before)}<mark>{safe(quote)}</mark>{safe(after)}", c.lang)
 
 
-def render_answer(answer: Answer) -> None:
+def render_answer(answer: Answer, key: str) -> None:
+    """One answer of the history; ``key`` (unique per history item) keys its widgets."""
     left, right = st.columns([3, 2], gap="large")
     hits = {h.chunk.chunk_id: h for h in answer.hits}
     with left:
@@ -70,6 +83,7 @@ def render_answer(answer: Answer) -> None:
             json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2),
             file_name="manba-answer.json",
             mime="application/json",
+            key=f"download-{key}",
         )
     with right:
         if answer.citations:
@@ -80,12 +94,15 @@ def render_answer(answer: Answer) -> None:
                     st.markdown(
                         card_head(f"[{c.n}]", c.title, c.doc_id, c.lang), unsafe_allow_html=True
                     )
-                    text = hit.chunk.text if hit else c.quote
-                    start = c.passage_start if hit else c.start
-                    shown = Citation(**{**c.__dict__, "passage_start": start})
+                    if hit:
+                        shown, text = c, hit.chunk.text
+                    else:  # not among the hits: the quote alone, highlighted whole
+                        shown, text = dataclasses.replace(c, passage_start=c.start), c.quote
                     st.markdown(passage_html(shown, text), unsafe_allow_html=True)
         else:
             st.subheader("Closest passages")
+            if not answer.hits:
+                st.info("No passage matches the chosen languages.")
             for r, h in enumerate(answer.hits, 1):
                 render_hit(r, h)
 
@@ -116,9 +133,16 @@ def main() -> None:
         )
         return
     try:
-        engine = load_engine(index_dir, manifest.stat().st_mtime)
+        engine = load_engine(settings, manifest.stat().st_mtime)
     except ManbaError as err:
         st.error(str(err))
+        return
+    except Exception:
+        logger.exception("could not load the index at %s", index_dir)
+        st.error(
+            f"Manba could not open the index at `{index_dir}`. Rebuild it with `make index` "
+            f"(or `manba ingest PATH --index {index_dir} --rebuild`), then reload this page."
+        )
         return
     with st.sidebar:
         st.markdown(f"**Mode:** {engine.mode_label}")
@@ -128,7 +152,8 @@ def main() -> None:
             default=[],
             format_func=lambda x: LANG_NAMES[x],
         )
-        k = st.slider("Passages", 1, 20, settings.retrieval.k)
+        # MANBA_RETRIEVAL__K may be above what the slider offers: start at the nearest end.
+        k = st.slider("Passages", 1, K_MAX, min(max(settings.retrieval.k, 1), K_MAX))
         if st.button("Start over"):
             st.session_state.pop("history", None)
     history: list[Answer] = st.session_state.setdefault("history", [])
@@ -138,11 +163,19 @@ def main() -> None:
             history.append(engine.ask(question, k, Filters(langs=tuple(chosen))))
         except ManbaError as err:
             st.error(str(err))
-    for answer in reversed(history):
+        except Exception:
+            logger.exception("could not answer %r from %s", question, index_dir)
+            st.error(
+                f"Manba could not answer from the index at `{index_dir}`: the index may be "
+                "damaged. Rebuild it with `make index`, then ask again."
+            )
+    # Newest first; each item keeps the key of its place in the history, so widgets stay
+    # unique and stable as the history grows.
+    for i, answer in reversed(list(enumerate(history))):
         with st.chat_message("user"):
             st.markdown(block(safe(answer.question), answer.question_lang), unsafe_allow_html=True)
         with st.chat_message("assistant"):
-            render_answer(answer)
+            render_answer(answer, str(i))
 
 
 main()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -16,6 +18,16 @@ from rag.langs import SUPPORTED
 from rag.retrieval import MODES, Filters
 
 _INDEX_HELP = "Index folder (default: $MANBA_INDEX_DIR or ./index)."
+# C0 and C1 control characters but \n and \t: document text must not drive the terminal
+# (an ESC sequence in a title could retitle the window, rewrite lines or hide output).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+NO_FILTER_MATCH = "No passage matches these filters."
+
+
+def clean(text: str) -> str:
+    """Text for human (non-JSON) output: control characters removed, but newline and tab."""
+    return _CONTROL.sub("", text)
 
 
 def _settings(index: str | None) -> Settings:
@@ -27,7 +39,7 @@ def _settings(index: str | None) -> Settings:
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {clean(message)}", err=True)
     sys.exit(code)
 
 
@@ -41,10 +53,25 @@ def _langs(value: str | None) -> tuple[str, ...]:
     return chosen
 
 
+def _date(option: str, value: str | None) -> str:
+    """An ISO date (YYYY-MM-DD, Gregorian) given to ``option``, checked; '' when not given."""
+    if not value:
+        return ""
+    try:
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        _fail(f"{option} takes a date as YYYY-MM-DD (e.g. 2024-03-07), not {value!r}")
+
+
 def _filters(
     lang: str | None, source: tuple[str, ...], date_from: str | None, date_to: str | None
 ) -> Filters:
-    return Filters(_langs(lang), tuple(source), date_from or "", date_to or "")
+    start, end = _date("--date-from", date_from), _date("--date-to", date_to)
+    if start and end and start > end:
+        _fail(f"--date-from ({start}) is after --date-to ({end}); no document can match")
+    return Filters(_langs(lang), tuple(source), start, end)
 
 
 def _print_json(obj: Any) -> None:
@@ -77,7 +104,7 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
     except ManbaError as err:
         _fail(str(err))
     for problem in report.failed:
-        click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: {clean(str(problem))}", err=True)
     click.echo(
         f"Indexed {len(report.added)} new, {len(report.updated)} changed, "
         f"{len(report.unchanged)} unchanged document(s)"
@@ -122,9 +149,10 @@ def search(
     """Print the passages that best match QUERY, best first."""
     from rag.engine import Engine, hit_to_dict
 
+    filters = _filters(lang, source, date_from, date_to)
     try:
         engine = Engine(_settings(index))
-        q, hits = engine.searcher.search(query, k, _filters(lang, source, date_from, date_to), mode)
+        q, hits = engine.searcher.search(query, k, filters, mode)
     except ManbaError as err:
         _fail(str(err))
     if as_json:
@@ -137,14 +165,14 @@ def search(
         )
         return
     if not hits:
-        click.echo("No passage matches.")
+        click.echo("No passage matches." if filters.empty() else NO_FILTER_MATCH)
     for r, h in enumerate(hits, 1):
-        snippet = " ".join(h.chunk.text.split())
+        snippet = clean(" ".join(h.chunk.text.split()))
         click.echo(
-            f"{r:>2}. [{h.chunk.lang}] {h.doc.doc_id}  {h.chunk.start}-{h.chunk.end}  "
+            f"{r:>2}. [{h.chunk.lang}] {clean(h.doc.doc_id)}  {h.chunk.start}-{h.chunk.end}  "
             f"score {h.score:.4f}"
         )
-        click.echo(f"    {h.doc.title}")
+        click.echo(f"    {clean(h.doc.title)}")
         click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 
 
@@ -174,25 +202,36 @@ def ask(
     """Answer QUESTION from the documents; every sentence is cited."""
     from rag.engine import Engine, answer_to_dict
 
+    filters = _filters(lang, source, date_from, date_to)
     try:
         engine = Engine(_settings(index))
-        answer = engine.ask(question, k, _filters(lang, source, date_from, date_to))
+        answer = engine.ask(question, k, filters)
     except ManbaError as err:
         _fail(str(err))
     if as_json:
         _print_json(answer_to_dict(answer))
         return
-    click.echo(answer.answer)
+    if answer.abstained and not answer.hits:
+        # The abstention text promises closest passages; there are none to list.
+        click.echo(
+            f"No answer: {NO_FILTER_MATCH}"
+            if not filters.empty()
+            else "No answer: no passage in the index is close to this question."
+        )
+        return
+    click.echo(clean(answer.answer))
     click.echo("")
     if answer.citations:
         click.echo("Sources:")
         for c in answer.citations:
-            click.echo(f"  [{c.n}] {c.doc_id} ({c.lang}) chars {c.start}-{c.end}: {c.title}")
+            click.echo(
+                f"  [{c.n}] {clean(c.doc_id)} ({c.lang}) chars {c.start}-{c.end}: {clean(c.title)}"
+            )
     else:
         click.echo("Closest passages:")
         for r, h in enumerate(answer.hits, 1):
-            snippet = " ".join(h.chunk.text.split())[:200]
-            click.echo(f"  {r}. {h.doc.doc_id} ({h.chunk.lang}): {snippet}")
+            snippet = clean(" ".join(h.chunk.text.split()))[:200]
+            click.echo(f"  {r}. {clean(h.doc.doc_id)} ({h.chunk.lang}): {snippet}")
 
 
 @main.command(name="eval")
@@ -238,11 +277,12 @@ def eval_cmd(
     except ValueError:
         _fail(f"--k takes comma-separated whole numbers such as 1,5,20, not {ks!r}")
     modes = ablation_modes()[::-1] if mode == "all" else [mode]
+    settings = _settings(None)
     try:
         report = run_eval(
             [Path(c) for c in corpus],
             Path(qa),
-            from_env(),
+            settings,
             cutoffs,
             modes,
             baseline=baseline,
@@ -250,7 +290,7 @@ def eval_cmd(
         )
     except ManbaError as err:
         _fail(str(err))
-    click.echo(format_report(report))
+    click.echo(clean(format_report(report)))
     if json_out:
         Path(json_out).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
         click.echo(f"Figures written to {json_out}")

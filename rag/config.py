@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -13,6 +14,20 @@ from typing import Any
 from rag.errors import ConfigError
 
 ENV_PREFIX = "MANBA_"
+
+
+def _require(ok: bool, var: str, value: object, allowed: str) -> None:
+    """ConfigError naming the variable that sets the field, its value and what it takes."""
+    if not ok:
+        raise ConfigError(f"{ENV_PREFIX}{var}={value!r} is not allowed; use {allowed}")
+
+
+def _choice(var: str, value: str, choices: tuple[str, ...]) -> None:
+    _require(value in choices, var, value, "one of " + ", ".join(choices))
+
+
+def _unit(var: str, value: float) -> None:
+    _require(0 <= value <= 1, var, value, "a number from 0 to 1")
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,30 @@ class RetrievalSettings:
     bm25_k1: float = field(default=0.9, metadata={"help": "BM25 term saturation."})
     bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalization."})
 
+    def __post_init__(self) -> None:
+        v = "RETRIEVAL__"
+        _choice(v + "MODE", self.mode, ("hybrid", "bm25", "dense"))
+        _choice(v + "FUSION", self.fusion, ("score", "rrf"))
+        _choice(v + "DENSE_BACKEND", self.dense_backend, ("exact", "chroma"))
+        _unit(v + "DENSE_WEIGHT", self.dense_weight)
+        _require(self.k >= 1, v + "K", self.k, "a whole number of 1 or more")
+        _require(self.candidates >= 1, v + "CANDIDATES", self.candidates, "1 or more")
+        _require(self.rrf_k >= 0, v + "RRF_K", self.rrf_k, "0 or more")
+        _require(self.rerank_depth >= 0, v + "RERANK_DEPTH", self.rerank_depth, "0 or more")
+        _require(
+            math.isfinite(self.sentence_weight) and self.sentence_weight >= 0,
+            v + "SENTENCE_WEIGHT",
+            self.sentence_weight,
+            "a number of 0 or more",
+        )
+        _require(
+            math.isfinite(self.bm25_k1) and self.bm25_k1 > 0,
+            v + "BM25_K1",
+            self.bm25_k1,
+            "a number above 0 (BM25 usually takes 0.5 to 2)",
+        )
+        _unit(v + "BM25_B", self.bm25_b)
+
 
 @dataclass(frozen=True)
 class AnswerSettings:
@@ -78,6 +117,17 @@ class AnswerSettings:
     redundancy: float = field(
         default=0.6, metadata={"help": "Token overlap above which a sentence is a repeat."}
     )
+
+    def __post_init__(self) -> None:
+        v = "ANSWER__"
+        _require(self.max_sentences >= 1, v + "MAX_SENTENCES", self.max_sentences, "1 or more")
+        _unit(v + "MIN_COVERAGE", self.min_coverage)
+        _require(
+            0 < self.redundancy <= 1,
+            v + "REDUNDANCY",
+            self.redundancy,
+            "a number above 0 and at most 1",
+        )
 
 
 @dataclass(frozen=True)
@@ -123,9 +173,33 @@ def _coerce(value: str, current: Any, name: str) -> Any:
     return value
 
 
+def env_names() -> list[str]:
+    """Every MANBA_* variable Manba reads, one per setting, in declaration order."""
+    names = []
+    defaults = Settings()
+    for f in fields(defaults):
+        value = getattr(defaults, f.name)
+        if hasattr(value, "__dataclass_fields__"):
+            names += [f"{ENV_PREFIX}{f.name}__{g.name}".upper() for g in fields(value)]
+        else:
+            names.append(f"{ENV_PREFIX}{f.name}".upper())
+    return names
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from MANBA_* variables: MANBA_INDEX_DIR, MANBA_CHUNK__MAX_TOKENS, ..."""
+    """Settings from MANBA_* variables: MANBA_INDEX_DIR, MANBA_CHUNK__MAX_TOKENS, ...
+
+    Every MANBA_* variable must name a setting: a misspelt one (MANBA_CHUNK_MAX_TOKENS) is a
+    ConfigError listing the valid names, not a setting silently left at its default.
+    """
     env = os.environ if env is None else env
+    known = env_names()
+    unknown = sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {', '.join(unknown)}; Manba reads {', '.join(known)} "
+            "(nested settings take two underscores, e.g. MANBA_CHUNK__MAX_TOKENS)"
+        )
     settings = Settings()
     top: dict[str, Any] = {}
     for f in fields(settings):

@@ -7,6 +7,7 @@ since the gold label names a passage row, not a chunk.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
 import time
@@ -23,6 +24,7 @@ from rag.errors import IngestError, ManbaError
 from rag.indexing import index_paths
 
 _CHUNK_DEPTH = 100
+logger = logging.getLogger(__name__)
 
 
 def load_questions(path: Path, limit: int = 0) -> list[dict[str, Any]]:
@@ -98,7 +100,25 @@ def _score(
     }
 
 
-def _row_id(doc_id: str) -> str:
+def _jsonl_files(corpus: list[Path]) -> list[tuple[Path, str]]:
+    """Each corpus JSONL file with the relative path ingest puts before ``#`` in its doc_ids
+    (a file given directly: its name; a folder: the path below it)."""
+    files: list[tuple[Path, str]] = []
+    for given in corpus:
+        if given.is_dir():
+            files += [(p, p.relative_to(given).as_posix()) for p in sorted(given.rglob("*.jsonl"))]
+        else:
+            files.append((given, given.name))
+    return files
+
+
+def _row_id(doc_id: str, prefixes: Iterable[str] = ()) -> str:
+    """The corpus row id of a doc_id ``<relpath>#<rowid>``. The relative path may itself hold
+    '#', so a known prefix is stripped (the longest that fits) before falling back to the
+    first '#'."""
+    for rel in sorted(prefixes, key=len, reverse=True):
+        if doc_id.startswith(rel + "#"):
+            return doc_id[len(rel) + 1 :]
     return doc_id.split("#", 1)[1] if "#" in doc_id else doc_id
 
 
@@ -139,23 +159,29 @@ def run_eval(
             "seconds": round(time.perf_counter() - t0, 2),
             "failed": [str(f) for f in built.failed],
         }
+        prefixes = [rel for _, rel in _jsonl_files(corpus)]
         engine = Engine(run_settings)
-        for label in modes:
-            mode, _, variant = label.partition("-")
+        try:
+            for label in modes:
+                mode, _, variant = label.partition("-")
 
-            def ranked(
-                text: str, mode: str = mode, rerank: bool = variant != "norerank"
-            ) -> list[str]:
-                hits = engine.search(text, _CHUNK_DEPTH, mode=mode, rerank=rerank)
-                seen: dict[str, None] = {}
-                for h in hits:
-                    seen.setdefault(_row_id(h.doc.doc_id), None)
-                return list(seen)[:depth]
+                def ranked(
+                    text: str, mode: str = mode, rerank: bool = variant != "norerank"
+                ) -> list[str]:
+                    hits = engine.search(text, _CHUNK_DEPTH, mode=mode, rerank=rerank)
+                    seen: dict[str, None] = {}
+                    for h in hits:
+                        seen.setdefault(_row_id(h.doc.doc_id, prefixes), None)
+                    return list(seen)[:depth]
 
-            report["modes"][label] = _score(questions, ranked, cutoffs)
-        engine.close()
+                report["modes"][label] = _score(questions, ranked, cutoffs)
+        finally:
+            # Before the temporary folder goes: Chroma and SQLite keep files open in it.
+            engine.close()
     if baseline:
-        report["modes"]["baseline_bm25s"] = _baseline(corpus, questions, cutoffs, depth)
+        scores, skipped = _baseline(corpus, questions, cutoffs, depth)
+        report["modes"]["baseline_bm25s"] = scores
+        report["baseline_skipped_rows"] = skipped
     report.update({k: v for k, v in report["modes"][modes[0]].items() if not k.startswith("by_")})
     report["primary_mode"] = modes[0]
     return report
@@ -163,18 +189,39 @@ def run_eval(
 
 def _baseline(
     corpus: list[Path], questions: list[dict[str, Any]], cutoffs: list[int], depth: int
-) -> dict[str, Any]:
-    """Plain bm25s with its default tokenizer over whole passages: the bar to beat."""
+) -> tuple[dict[str, Any], int]:
+    """Plain bm25s with its default tokenizer over whole passages: the bar to beat.
+
+    Returns the figures and the number of corpus lines skipped (not JSON, not an object, no
+    ``id`` or no ``text``): those are logged, counted in the report, and not scored.
+    """
     import bm25s
 
     ids: list[str] = []
     texts: list[str] = []
-    for path in corpus:
-        for line in path.read_text("utf-8").splitlines():
-            if line.strip():
+    skipped = 0
+    for path, _ in _jsonl_files(corpus):
+        for lineno, line in enumerate(path.read_text("utf-8-sig").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
                 row = json.loads(line)
-                ids.append(str(row["id"]))
-                texts.append(str(row.get("title") or "") + "\n" + str(row["text"]))
+            except json.JSONDecodeError:
+                row = None
+            if (
+                not isinstance(row, dict)
+                or row.get("id") in (None, "")
+                or not isinstance(row.get("text"), str)
+            ):
+                logger.warning(
+                    "baseline: skipped %s:%d (no JSON object with id and text)", path, lineno
+                )
+                skipped += 1
+                continue
+            ids.append(str(row["id"]))
+            texts.append(str(row.get("title") or "") + "\n" + row["text"])
+    if not ids:
+        raise ManbaError("the baseline found no corpus row with 'id' and 'text' to index")
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(texts, show_progress=False), show_progress=False)
 
@@ -185,7 +232,7 @@ def _baseline(
         docs, _ = retriever.retrieve(tokens, k=min(depth, len(ids)), show_progress=False)
         return [ids[i] for i in docs[0]]
 
-    return _score(questions, ranked, cutoffs)
+    return _score(questions, ranked, cutoffs), skipped
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -196,8 +243,19 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['qa']}: {report['n_questions']} questions; index "
         f"{report['index']['documents']} docs / {report['index']['chunks']} chunks built in "
         f"{report['index']['seconds']} s",
-        "  ".join(f"{h:>14}" for h in head),
     ]
+    failed = report["index"].get("failed") or []
+    if failed:
+        lines.append(
+            f"warning: {len(failed)} corpus input(s) failed to ingest and are not in the index "
+            f"(first: {failed[0]}; all are listed under index.failed with --json)"
+        )
+    if report.get("baseline_skipped_rows"):
+        lines.append(
+            f"warning: the baseline skipped {report['baseline_skipped_rows']} corpus line(s) "
+            "that are not JSON objects with 'id' and 'text'"
+        )
+    lines.append("  ".join(f"{h:>14}" for h in head))
     for mode, m in report["modes"].items():
         row = [
             mode,

@@ -2,14 +2,17 @@
 
 Streamlit runs as a real server process on 127.0.0.1; Chromium (Debian's, driven by pip
 playwright through ``executable_path``) is started with background networking off, and every
-request the page makes is checked to stay on this machine.
+request the page makes is checked to stay on this machine. The index holds the bundled
+samples and one hostile document whose text tries to become Markdown and HTML.
 """
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,9 +20,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import ROOT, VENV_BIN
+from conftest import ROOT, SAMPLES, VENV_BIN
 
 from rag.config import Settings
+from rag.indexing import index_paths
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -51,10 +55,74 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Listener(http.server.ThreadingHTTPServer):
+    """A local HTTP server that records every path asked of it (a leak would land here)."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                listener.paths.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
 @pytest.fixture(scope="module")
-def app_url(built_index: Settings) -> Iterator[str]:
+def listener() -> Iterator[_Listener]:
+    server = _Listener()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+HOSTILE_QUESTION = "When do the Zanzibar night ferries to Pemba island start?"
+
+
+def hostile_text(port: int) -> str:
+    """A blank line of bare carriage returns (it used to end the app's HTML block), then an
+    image that would call the listener, raw HTML with a handler, a javascript: link and a
+    bare URL; the cited sentence comes after all of it."""
+    return (
+        "Zanzibar ferry council approves night crossings\n\n"
+        "The Zanzibar ferry council approved night crossings to Pemba island on Monday.\r\r"
+        f"![x](http://127.0.0.1:{port}/leak) <img src=x onerror=alert(1)> "
+        f"[click](javascript:alert(1)) www.example.com http://127.0.0.1:{port}/autolink\r\r"
+        "The council said the night ferries to Pemba island start in May.\r\n"
+        "Tickets cost the same as day crossings.\u2028More crossings follow in June.\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def app_index(tmp_path_factory: pytest.TempPathFactory, listener: _Listener) -> Settings:
+    """The bundled samples plus the hostile document, which points at this module's listener."""
+    folder = tmp_path_factory.mktemp("browser")
+    hostile = folder / "hostile"
+    hostile.mkdir()
+    (hostile / "zanzibar.txt").write_text(hostile_text(listener.port), encoding="utf-8", newline="")
+    settings = Settings().with_index(folder / "index")
+    report = index_paths([SAMPLES, hostile], settings)
+    assert report.ok and report.total_documents == 5, report
+    return settings
+
+
+@pytest.fixture(scope="module")
+def app_port(app_index: Settings) -> Iterator[int]:
+    """A Streamlit server on 127.0.0.1 with the repository's .streamlit/config.toml."""
     port = _free_port()
-    env = {**os.environ, "MANBA_INDEX_DIR": str(built_index.index_dir)}
+    env = {**os.environ, "MANBA_INDEX_DIR": str(app_index.index_dir)}
     proc = subprocess.Popen(
         [str(VENV_BIN / "streamlit"), "run", "app.py", "--server.port", str(port)],
         cwd=ROOT,
@@ -75,9 +143,14 @@ def app_url(built_index: Settings) -> Iterator[str]:
         proc.kill()
         out = proc.stdout.read().decode() if proc.stdout else ""
         raise RuntimeError(f"streamlit did not come up on {url}:\n{out}")
-    yield url
+    yield port
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(app_port: int) -> str:
+    return f"http://127.0.0.1:{app_port}"
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +161,19 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def _ask(browser: object, url: str, question: str) -> tuple[object, list[str]]:
+def _ask(
+    browser: object, url: str, question: str, dialogs: list[str] | None = None
+) -> tuple[object, list[str]]:
     page = browser.new_page()  # type: ignore[attr-defined]
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
+    if dialogs is not None:
+
+        def on_dialog(d: object) -> None:
+            dialogs.append(d.message)  # type: ignore[attr-defined]
+            d.dismiss()  # type: ignore[attr-defined]
+
+        page.on("dialog", on_dialog)
     page.goto(url, wait_until="domcontentloaded")
     box = page.get_by_test_id("stChatInputTextArea")
     box.wait_for(timeout=30_000)
@@ -123,4 +205,54 @@ def test_browser_shows_cited_answer(
     assert marks.first.inner_text().strip()
     hosts = {urlparse(u).hostname for u in requests if u.startswith("http")}
     assert hosts <= {"127.0.0.1", "localhost"}, hosts
+    page.close()  # type: ignore[attr-defined]
+
+
+def test_browser_at_localhost(browser: object, app_port: int) -> None:
+    """`make run` users open http://localhost:8501: the allowed hosts must include it."""
+    page, _ = _ask(browser, f"http://localhost:{app_port}", "What did Putin and Erdogan discuss?")
+    assert "[1]" in page.inner_text("body")  # type: ignore[attr-defined]
+    page.close()  # type: ignore[attr-defined]
+
+
+def _websocket_status(port: int, host: str) -> str:
+    """The status line Streamlit answers a WebSocket upgrade sent with this Host header."""
+    request = (
+        "GET /_stcore/stream HTTP/1.1\r\n"
+        f"Host: {host}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request.encode("ascii"))
+        return s.recv(4096).decode("latin-1").split("\r\n", 1)[0]
+
+
+def test_websocket_only_for_allowed_hosts(app_port: int) -> None:
+    """server.allowedHosts: a page served under another name (DNS rebinding) gets no socket."""
+    for host in (f"localhost:{app_port}", f"127.0.0.1:{app_port}"):
+        assert " 101 " in _websocket_status(app_port, host), host
+    for host in (f"attacker.example:{app_port}", "rebind.127.0.0.1.nip.io"):
+        status = _websocket_status(app_port, host)
+        assert " 101 " not in status, (host, status)
+
+
+def test_browser_hostile_document_stays_text(
+    browser: object, app_url: str, listener: _Listener
+) -> None:
+    dialogs: list[str] = []
+    page, requests = _ask(browser, app_url, HOSTILE_QUESTION, dialogs)
+    # The document is cited and its passage shown, the hostile part as plain text.
+    card_text = page.locator("div.manba-text").all_inner_texts()  # type: ignore[attr-defined]
+    passage = next(t for t in card_text if "Tickets cost the same" in t)
+    assert "![x](http://127.0.0.1:" in passage and "<img src=x onerror=alert(1)>" in passage
+    page.wait_for_timeout(1000)  # type: ignore[attr-defined]  # time for any fetch to happen
+    assert not [u for u in requests if f":{listener.port}/" in u], requests
+    assert listener.paths == []
+    markdown = page.locator('[data-testid="stMarkdownContainer"]')  # type: ignore[attr-defined]
+    assert markdown.locator("img").count() == 0
+    assert page.locator('a[href^="javascript:" i]').count() == 0  # type: ignore[attr-defined]
+    # No link made of document text (Streamlit's own heading anchors are outside these).
+    assert page.locator("div.manba-text a").count() == 0  # type: ignore[attr-defined]
+    assert dialogs == []
     page.close()  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from conftest import CORPUS, QA, ROOT, SAMPLE_EN, VENV_BIN, read_text, sample_id
 
 from rag.cli import main
 from rag.config import Settings
+from rag.indexing import index_paths
 
 CITATION_KEYS = {"n", "doc_id", "title", "path", "lang", "start", "end", "quote"}
 PASSAGE_KEYS = {"rank", "score", "doc_id", "title", "path", "lang", "start", "end", "text"}
@@ -224,3 +225,143 @@ def test_python_m_rag_help() -> None:
     assert proc.returncode == 0, proc.stderr
     for command in ("ingest", "ask", "search", "eval", "info"):
         assert command in proc.stdout
+
+
+# Terminal escapes in a document: OSC "set window title" (ended by BEL), and a C1 CSI.
+ESCAPES = "\x1b]0;pwned\x07"
+CONTROL_ROWS = [
+    {
+        "id": "mombasa",
+        "title": f"Mombasa dockworkers strike {ESCAPES}",
+        "lang": "en",
+        "text": (
+            f"Dockworkers in Mombasa began a strike on Tuesday {ESCAPES} over unpaid wages.\t"
+            "The strike in Mombasa closed two berths \x9b31m for the whole week."
+        ),
+        "source": "Coast Herald",
+        "date": "2024-05-07",
+    },
+    {
+        "id": "nairobi",
+        "title": "Nairobi rail line reopens",
+        "lang": "en",
+        "text": "The Nairobi commuter rail line reopened on Monday after repairs to a bridge.",
+        "source": "Capital Daily",
+        "date": "2024-05-06",
+    },
+]
+CONTROL_QUESTION = "Why did the dockworkers in Mombasa strike?"
+
+
+@pytest.fixture(scope="module")
+def control_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("control")
+    corpus = folder / "news.jsonl"
+    corpus.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in CONTROL_ROWS), "utf-8"
+    )
+    settings = Settings().with_index(folder / "index")
+    report = index_paths([corpus], settings)
+    assert report.ok, report
+    return settings.index_dir
+
+
+def assert_no_control(text: str) -> None:
+    bad = [hex(ord(c)) for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0]
+    assert not bad, (bad, text)
+
+
+def test_ask_plain_text_strips_control_characters(runner: CliRunner, control_index: Path) -> None:
+    result = runner.invoke(main, ["ask", CONTROL_QUESTION, "--index", str(control_index)])
+    assert result.exit_code == 0, result.output
+    assert "[1]" in result.stdout and "unpaid wages" in result.stdout
+    assert "news.jsonl#mombasa" in result.stdout
+    assert_no_control(result.stdout)
+
+
+def test_search_plain_text_strips_control_characters(
+    runner: CliRunner, control_index: Path
+) -> None:
+    result = runner.invoke(main, ["search", "Mombasa strike", "--index", str(control_index)])
+    assert result.exit_code == 0, result.output
+    assert "Mombasa dockworkers strike" in result.stdout and "closed two berths" in result.stdout
+    assert_no_control(result.stdout)
+
+
+def test_ask_json_keeps_the_original_text(runner: CliRunner, control_index: Path) -> None:
+    """--json is for programs: the quote stays the stored text, escapes written as \\u001b."""
+    result = runner.invoke(main, ["ask", CONTROL_QUESTION, "--json", "--index", str(control_index)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\\u001b" in result.stdout
+    data = one_json_object(result.stdout)
+    assert any(ESCAPES in c["quote"] for c in data["citations"]), data["citations"]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--date-from", "2024-13-01"], "--date-from"),
+        (["--date-from", "2024-02-30"], "--date-from"),
+        (["--date-to", "07/03/2024"], "--date-to"),
+        (["--date-to", "20240307"], "--date-to"),
+        (["--date-from", "۲۰۲۴-۰۳-۰۷"], "--date-from"),  # Persian digits
+        (["--date-to", "٢٠٢٤-٠٣-٠٧"], "--date-to"),  # Arabic-Indic digits
+        (["--date-from", "1402-12-11x"], "--date-from"),
+        (["--date-from", "2024-05-08", "--date-to", "2024-05-01"], "--date-from"),
+    ],
+)
+@pytest.mark.parametrize("command", ["search", "ask"])
+def test_bad_dates_are_a_clear_error(
+    runner: CliRunner, control_index: Path, command: str, args: list[str], option: str
+) -> None:
+    result = runner.invoke(main, [command, "Mombasa", *args, "--index", str(control_index)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {option}"), result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_good_dates_filter(runner: CliRunner, control_index: Path) -> None:
+    result = runner.invoke(
+        main,
+        [
+            "search",
+            "Mombasa Nairobi",
+            "--date-from",
+            "2024-05-07",
+            "--date-to",
+            "2024-05-07",
+            "--json",
+            "--index",
+            str(control_index),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    passages = one_json_object(result.stdout)["passages"]
+    assert passages and {p["doc_id"] for p in passages} == {"news.jsonl#mombasa"}
+
+
+def test_search_with_no_match_under_filters(runner: CliRunner, control_index: Path) -> None:
+    result = runner.invoke(
+        main, ["search", "Mombasa", "--source", "No Such Outlet", "--index", str(control_index)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "No passage matches these filters.\n"
+
+
+def test_ask_with_no_passage_under_filters(runner: CliRunner, control_index: Path) -> None:
+    result = runner.invoke(
+        main,
+        ["ask", CONTROL_QUESTION, "--date-from", "2030-01-01", "--index", str(control_index)],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "No answer: No passage matches these filters.\n"
+
+
+def test_unknown_setting_is_a_clear_error(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MANBA_CHUNK_MAX_TOKENS", "200")
+    for args in (["info"], ["eval", "--corpus", str(CORPUS), "--qa", str(QA)]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: unknown setting MANBA_CHUNK_MAX_TOKENS")
