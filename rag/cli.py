@@ -91,13 +91,17 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
-@click.option("--rebuild", is_flag=True, help="Re-chunk and re-embed every stored document.")
+@click.option(
+    "--rebuild", is_flag=True, help="Re-chunk and re-embed every stored document (PATHS optional)."
+)
 def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
     """Add or update .txt, .md and .jsonl files (or folders of them) in the index."""
     from rag.indexing import index_paths
 
+    if not paths and not rebuild:
+        _fail("give one or more files or folders to ingest (or --rebuild to re-index the index)")
     settings = _settings(index)
     try:
         report = index_paths(list(paths), settings, rebuild=rebuild)
@@ -117,6 +121,25 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
         click.echo(
             f"{len(report.failed)} input(s) failed (see above); the rest was indexed.", err=True
         )
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+def remove(doc_ids: tuple[str, ...], index: str | None) -> None:
+    """Remove documents (by doc_id, as `manba search` shows them) from the index."""
+    from rag.indexing import remove_documents
+
+    settings = _settings(index)
+    try:
+        removed, missing = remove_documents(list(doc_ids), settings)
+    except ManbaError as err:
+        _fail(str(err))
+    for doc_id in missing:
+        click.echo(f"error: {clean(doc_id)}: no such document in {settings.index_dir}", err=True)
+    click.echo(f"Removed {len(removed)} document(s) from {settings.index_dir}.")
+    if missing:
         sys.exit(1)
 
 

@@ -80,6 +80,10 @@ class RetrievalSettings:
         default=0.6, metadata={"help": "Weight of the best sentence's coverage in re-ranking."}
     )
     rerank_depth: int = field(default=30, metadata={"help": "Passages re-ranked by sentence."})
+    dense_min_score: float = field(
+        default=0.08,
+        metadata={"help": "Cosine below which a dense match is noise (hash collisions)."},
+    )
     bm25_k1: float = field(default=0.9, metadata={"help": "BM25 term saturation."})
     bm25_b: float = field(default=0.4, metadata={"help": "BM25 length normalization."})
 
@@ -89,6 +93,7 @@ class RetrievalSettings:
         _choice(v + "FUSION", self.fusion, ("score", "rrf"))
         _choice(v + "DENSE_BACKEND", self.dense_backend, ("exact", "chroma"))
         _unit(v + "DENSE_WEIGHT", self.dense_weight)
+        _unit(v + "DENSE_MIN_SCORE", self.dense_min_score)
         _require(self.k >= 1, v + "K", self.k, "a whole number of 1 or more")
         _require(self.candidates >= 1, v + "CANDIDATES", self.candidates, "1 or more")
         _require(self.rrf_k >= 0, v + "RRF_K", self.rrf_k, "0 or more")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from rag.answer import extractive_answer
@@ -36,7 +36,12 @@ class Engine:
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
         query, hits = self.searcher.search(question, k, filters)
-        return extractive_answer(question, query, hits, self.searcher, self.settings.answer)
+        answer = extractive_answer(question, query, hits, self.searcher, self.settings.answer)
+        if answer.abstained and not hits:
+            # Nothing matched: still show the nearest passages, as closest, not as evidence.
+            closest = self.searcher.closest(query, k or self.settings.retrieval.k, filters)
+            answer = replace(answer, hits=tuple(closest))
+        return answer
 
     def close(self) -> None:
         self.reader.close()

@@ -15,7 +15,7 @@ from rag.analysis import analyze
 from rag.chunking import SentenceChunker
 from rag.config import Settings
 from rag.embeddings import HashedNgramEmbedding, make_embedding
-from rag.errors import IngestError
+from rag.errors import IndexNotFoundError, IngestError
 from rag.ingest import iter_sources
 from rag.store import ChunkRecord, IndexWriter, writer
 from rag.types import Chunk, SourceDoc
@@ -162,6 +162,21 @@ def index_paths(
     report.total_documents = manifest["counts"]["documents"]
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def remove_documents(doc_ids: list[str], settings: Settings) -> tuple[list[str], list[str]]:
+    """Remove documents from the index; returns (removed, not found). The derived indexes,
+    Chroma included, are brought in step before returning."""
+    if not (settings.index_dir / "manba.sqlite3").exists():
+        raise IndexNotFoundError(f"no index at {settings.index_dir}")
+    removed: list[str] = []
+    missing: list[str] = []
+    with writer(settings) as w:
+        for doc_id in doc_ids:
+            (removed if w.remove(doc_id) else missing).append(doc_id)
+        if removed:
+            w.finish()
+    return removed, missing
 
 
 def _reindex_all(

@@ -122,21 +122,27 @@ class Searcher:
         scores = self.reader.bm25.get_scores(known, weight_mask=weights)
         return _top(scores, n)
 
-    def dense(self, query: Query, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
+    def dense(
+        self, query: Query, mask: np.ndarray | None, n: int, floor: bool = True
+    ) -> list[tuple[int, float]]:
         qvec = query.vector if query.vector is not None else self.embedder.vector(query.text)
         if not qvec.any():
             return []
         if self.settings.retrieval.dense_backend == "chroma":
-            return self._dense_chroma(qvec, mask, n)
+            return self._dense_chroma(qvec, mask, n, floor)
         if self.settings.retrieval.dense_backend != "exact":
             raise ConfigError("dense_backend must be 'exact' or 'chroma'")
         scores = self.reader.vectors @ qvec
+        # Signed hashing leaves unrelated texts a few hundredths of cosine apart; below the
+        # floor a "match" is collisions, not shared n-grams.
+        if floor:
+            scores = np.where(scores >= self.settings.retrieval.dense_min_score, scores, 0.0)
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
         return _top(scores, n)
 
     def _dense_chroma(
-        self, qvec: np.ndarray, mask: np.ndarray | None, n: int
+        self, qvec: np.ndarray, mask: np.ndarray | None, n: int, floor: bool = True
     ) -> list[tuple[int, float]]:
         if self._collection is None:
             self._collection = chroma_collection(chroma_client(self.reader.dir))
@@ -146,12 +152,28 @@ class Searcher:
         res = self._collection.query(
             query_embeddings=[qvec.tolist()], n_results=n_fetch, include=["distances"]
         )
+        minimum = self.settings.retrieval.dense_min_score if floor else 1e-9
         out = []
         for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
             i = self.reader.position.get(cid)
-            if i is not None and (mask is None or mask[i]):
-                out.append((i, 1.0 - float(dist)))
+            score = 1.0 - float(dist)
+            if i is not None and (mask is None or mask[i]) and score >= minimum:
+                out.append((i, score))
         return out[:n]
+
+    def closest(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
+        """Nearest passages by the embedding alone, with no noise floor: what an abstaining
+        answer shows as "closest passages" when nothing matched."""
+        mask = self.mask(filters or Filters())
+        return [
+            self._hit(i, s, None, r)
+            for r, (i, s) in enumerate(self.dense(query, mask, k, floor=False), 1)
+        ]
+
+    def _hit(self, i: int, score: float, b_rank: int | None, d_rank: int | None) -> Hit:
+        chunk = self.reader.chunk(i)
+        info, _ = self.reader.doc(chunk.doc_id)
+        return Hit(chunk, info, score, b_rank, d_rank)
 
     # --- sentence-level re-ranking ---------------------------------------------------------
     def sentence_terms(self, i: int) -> list[frozenset[str]]:
@@ -226,11 +248,7 @@ class Searcher:
             fused = self.rerank(query, fused, rs.rerank_depth, rs.sentence_weight)
         b_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
-        hits = []
-        for i, score in fused[:k]:
-            chunk = self.reader.chunk(i)
-            info, _ = self.reader.doc(chunk.doc_id)
-            hits.append(Hit(chunk, info, score, b_rank.get(i), d_rank.get(i)))
+        hits = [self._hit(i, score, b_rank.get(i), d_rank.get(i)) for i, score in fused[:k]]
         return query, hits
 
 

@@ -13,6 +13,7 @@ from conftest import MINI
 from test_ingest import assert_store_consistent
 
 from rag import indexing, store
+from rag.cli import main
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import IndexDamagedError, StaleIndexError
@@ -177,7 +178,37 @@ def test_index_folder_name_with_hash_and_persian_letters(tmp_path: Path) -> None
     index_paths([MINI], settings)
     engine = Engine(settings)
     try:
-        assert engine.search("زلزله")
+        hits = engine.search("زمین‌لرزه")
+        assert hits and hits[0].doc.doc_id == "fa_zelzele.txt"
     finally:
         engine.close()
     shutil.rmtree(settings.index_dir)
+
+
+def test_remove_documents_from_every_index(tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    folder = _corpus(tmp_path)
+    settings = _settings(tmp_path)
+    index_paths([folder], settings)
+    args = ["remove", "ar.txt", "nope.txt", "--index", str(settings.index_dir)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1
+    assert "Removed 1 document(s)" in result.stdout
+    assert "nope.txt: no such document" in result.stderr
+    assert_store_consistent(settings)
+    engine = Engine(settings)
+    try:
+        assert {d.doc_id for d in engine.reader.documents()} == {"en.txt", "fa.txt"}
+        assert all(h.doc.doc_id != "ar.txt" for h in engine.search("بوتين وأردوغان إدلب", 10))
+    finally:
+        engine.close()
+
+
+def test_ingest_needs_paths_unless_rebuilding(tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(tmp_path)
+    index_paths([_corpus(tmp_path)], settings)
+    result = runner.invoke(main, ["ingest", "--index", str(settings.index_dir)])
+    assert result.exit_code == 2 and "--rebuild" in result.stderr
+    result = runner.invoke(main, ["ingest", "--rebuild", "--index", str(settings.index_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert "re-indexed 3" in result.stdout
+    assert_store_consistent(settings)
