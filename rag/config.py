@@ -68,7 +68,7 @@ class RetrievalSettings:
     k: int = field(default=5, metadata={"help": "Passages returned."})
     candidates: int = field(default=100, metadata={"help": "Passages each leg proposes."})
     mode: str = field(default="hybrid", metadata={"help": "'hybrid', 'bm25' or 'dense'."})
-    dense_weight: float = field(default=0.15, metadata={"help": "Weight of the dense leg."})
+    dense_weight: float = field(default=0.3, metadata={"help": "Weight of the dense leg."})
     fusion: str = field(
         default="score", metadata={"help": "'score' (normalized scores) or 'rrf' (ranks)."}
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections import Counter
+from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -48,25 +49,31 @@ class HashedNgramEmbedding(BaseEmbedding):
     def class_name(cls) -> str:
         return "HashedNgramEmbedding"
 
-    def _features(self, text: str) -> Counter[str]:
-        feats: Counter[str] = Counter()
+    def _features(
+        self, text: str, word_weight: Callable[[str], float] | None = None
+    ) -> dict[str, float]:
+        """Feature counts of ``text``; with ``word_weight``, each word's features count
+        that word's weight instead of 1."""
+        feats: dict[str, float] = defaultdict(float)
         for word in words(text):
             word = fold(word)
             if word in self._stop or (len(word) < 2 and not word.isdigit()):
                 continue
-            feats["w:" + word] += 1
+            w = word_weight(word) if word_weight else 1.0
+            feats["w:" + word] += w
             padded = f"<{word}>"
             for n in range(self.ngram_min, self.ngram_max + 1):
                 for i in range(len(padded) - n + 1):
-                    feats[padded[i : i + n]] += 1
+                    feats[padded[i : i + n]] += w
         return feats
 
-    def vector(self, text: str) -> np.ndarray:
+    def vector(self, text: str, word_weight: Callable[[str], float] | None = None) -> np.ndarray:
         """The embedding of ``text`` as a float32 unit vector (zeros when it has no words)."""
         vec = np.zeros(self.dim, dtype=np.float32)
-        for feat, tf in self._features(text).items():
+        for feat, tf in self._features(text, word_weight).items():
             idx, sign = _bucket(feat, self.dim)
-            weight = 1.0 + math.log(tf)
+            # Sublinear counts for documents; a weighted query keeps its weights as they are.
+            weight = (1.0 + math.log(tf)) if word_weight is None else tf
             vec[idx] += sign * weight * (_WORD_WEIGHT if feat.startswith("w:") else 1.0)
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm > 0 else vec

@@ -10,6 +10,7 @@ vectors, and exact search over 100k x 1024 floats takes tens of milliseconds on 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,21 @@ class Searcher:
         lang = lang or langs.detect(text)
         tokens = [self._resolve(t) for t in analyze(text, lang)]
         weights = {t: self.idf(t) for t in tokens}
-        return Query(text, lang, tokens, self.embedder.vector(text), weights)
+        vec = self.embedder.vector(text, self._word_weights(lang, weights))
+        return Query(text, lang, tokens, vec, weights)
+
+    def _word_weights(self, lang: str, weights: dict[str, float]) -> Callable[[str], float]:
+        """Weights for the query's words in its embedding: each word's IDF (of its analyzed
+        form) relative to the question's mean. Documents are embedded unweighted; weighting
+        only the query makes a rare name count for more than a common verb, without any
+        corpus statistics inside the stored vectors."""
+        mean = sum(weights.values()) / len(weights) if weights else 1.0
+
+        def weight(word: str) -> float:
+            terms = [self._resolve(t) for t in analyze(word, lang)]
+            return max((self.idf(t) for t in terms), default=mean) / mean
+
+        return weight
 
     def _resolve(self, token: str) -> str:
         """An Arabic-script query word the index has never seen is matched to an indexed word
