@@ -54,6 +54,9 @@ class EmbedSettings:
     dim: int = field(default=1024, metadata={"help": "Dimensions of the hashed embedding."})
     ngram_min: int = field(default=3, metadata={"help": "Shortest character n-gram."})
     ngram_max: int = field(default=5, metadata={"help": "Longest character n-gram."})
+    idf: bool = field(
+        default=True, metadata={"help": "Weight n-grams by the index's own IDF (fitted at ingest)."}
+    )
 
     def __post_init__(self) -> None:
         if self.dim < 8 or not 1 <= self.ngram_min <= self.ngram_max:

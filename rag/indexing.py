@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from llama_index.core.schema import Document
 
 from rag import langs
@@ -21,6 +22,7 @@ from rag.store import ChunkRecord, IndexWriter, writer
 from rag.types import Chunk, SourceDoc
 
 log = logging.getLogger(__name__)
+_NO_VECTOR = np.zeros(0, dtype=np.float32)
 
 
 @dataclass
@@ -42,56 +44,55 @@ class IngestReport:
         return not self.failed
 
 
-def search_text(doc: SourceDoc, chunk_text: str) -> str:
+def search_text(title: str, chunk_text: str) -> str:
     """What is analyzed and embedded for a chunk: its text, with the title for context.
 
     Never quoted or displayed: quotes come from the original at the chunk's offsets.
     """
-    if doc.title and doc.title not in chunk_text:
-        return f"{doc.title}\n{chunk_text}"
+    if title and title not in chunk_text:
+        return f"{title}\n{chunk_text}"
     return chunk_text
 
 
-def make_records(
-    doc: SourceDoc, chunker: SentenceChunker, embedder: HashedNgramEmbedding
-) -> list[ChunkRecord]:
-    """Chunks of ``doc`` with their analyzed tokens and embeddings."""
+def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
+    """Chunks of ``doc`` with their analyzed tokens; vectors are filled in by ``embed``."""
     llama_doc = Document(
         id_=doc.doc_id,
         text=doc.text,
         metadata={"doc_id": doc.doc_id, "content_hash": doc.content_hash},
     )
-    nodes = chunker.get_nodes_from_documents([llama_doc])
-    chunks: list[Chunk] = []
-    for node in nodes:
+    records = []
+    for node in chunker.get_nodes_from_documents([llama_doc]):
         text = node.get_content()
         start, end = node.start_char_idx, node.end_char_idx  # type: ignore[attr-defined]
         if start is None or end is None or doc.text[start:end] != text:
             raise IngestError(doc.path, f"internal error: chunk {node.node_id} lost its offsets")
-        chunks.append(
-            Chunk(
-                chunk_id=node.node_id,
-                doc_id=doc.doc_id,
-                ord=int(node.metadata["ord"]),
-                start=start,
-                end=end,
-                text=text,
-                lang=langs.detect(text, default=doc.lang),
-                sentences=tuple((int(s), int(e)) for s, e in node.metadata["sentences"]),
-            )
+        chunk = Chunk(
+            chunk_id=node.node_id,
+            doc_id=doc.doc_id,
+            ord=int(node.metadata["ord"]),
+            start=start,
+            end=end,
+            text=text,
+            lang=langs.detect(text, default=doc.lang),
+            sentences=tuple((int(s), int(e)) for s, e in node.metadata["sentences"]),
         )
-    texts = [search_text(doc, c.text) for c in chunks]
-    vectors = embedder.matrix(texts)
-    records = []
-    for chunk, text, vector in zip(chunks, texts, vectors, strict=True):
         # Sentences are analyzed once, here: the re-ranker and the answer read their terms
         # from the store instead of analyzing at query time. The chunk's tokens are the
         # sentences' tokens plus the title's when the title is not part of the chunk.
         per_sentence = [analyze(doc.text[s:e], chunk.lang) for s, e in chunk.sentences]
-        title = analyze(doc.title, chunk.lang) if text != chunk.text else []
+        title = analyze(doc.title, chunk.lang) if search_text(doc.title, text) != text else []
         tokens = title + [t for sent in per_sentence for t in sent]
-        records.append(ChunkRecord(chunk, tokens, vector, per_sentence))
+        records.append(ChunkRecord(chunk, tokens, _NO_VECTOR, per_sentence))
     return records
+
+
+def embed(
+    doc: SourceDoc, records: list[ChunkRecord], embedder: HashedNgramEmbedding
+) -> list[ChunkRecord]:
+    """``records`` with their vectors."""
+    vectors = embedder.matrix([search_text(doc.title, r.chunk.text) for r in records])
+    return [replace(r, vector=v) for r, v in zip(records, vectors, strict=True)]
 
 
 def index_paths(
@@ -118,16 +119,20 @@ def index_paths(
     embedder = make_embedding(settings.embed)
     with writer(settings) as w:
         stored = w.stored_fingerprint()
-        if rebuild or (stored is not None and stored != settings.fingerprint()):
-            _reindex_all(w, chunker, embedder, report)
-        seen: set[str] = set()
+        reindex = rebuild or (stored is not None and stored != settings.fingerprint())
+        pending: list[tuple[SourceDoc, list[ChunkRecord], bool]] = []
+        if reindex:
+            for doc in w.all_documents():
+                pending.append((doc, make_records(doc, chunker), True))
+                report.reindexed.append(doc.doc_id)
+        inputs: set[str] = set()
         for item in iter_sources(paths):
             if isinstance(item, IngestError):
                 report.failed.append(item)
                 if progress:
                     progress("failed", str(item))
                 continue
-            if item.doc_id in seen:
+            if item.doc_id in inputs:
                 report.failed.append(
                     IngestError(
                         item.path,
@@ -136,13 +141,14 @@ def index_paths(
                     )
                 )
                 continue
-            seen.add(item.doc_id)
+            inputs.add(item.doc_id)
             known = w.known_hash(item.doc_id)
             if known == item.content_hash:
+                # Unchanged; on a re-index its stored copy is already queued.
                 report.unchanged.append(item.doc_id)
                 continue
             try:
-                records = make_records(item, chunker, embedder)
+                records = make_records(item, chunker)
             except IngestError as err:
                 report.failed.append(err)
                 continue
@@ -152,11 +158,21 @@ def index_paths(
                     IngestError(item.path, f"could not be indexed ({type(exc).__name__}: {exc})")
                 )
                 continue
-            w.put(item, records)
-            report.chunks += len(records)
+            # A file given again during a re-index replaces its stored copy in the queue.
+            pending = [p for p in pending if p[0].doc_id != item.doc_id]
+            if item.doc_id in report.reindexed:
+                report.reindexed.remove(item.doc_id)
+            pending.append((item, records, False))
             (report.updated if known else report.added).append(item.doc_id)
+        _prepare_idf(w, embedder, pending, settings, reindex)
+        for doc, records, _ in pending:
+            with_vectors = embed(doc, records, embedder)
+            w.put(doc, with_vectors)
+            report.chunks += len(with_vectors)
             if progress:
-                progress("updated" if known else "added", item.doc_id)
+                progress("indexed", doc.doc_id)
+        if reindex:
+            w.reset_vectors()
         manifest = w.finish()
     report.total_chunks = manifest["counts"]["chunks"]
     report.total_documents = manifest["counts"]["documents"]
@@ -179,14 +195,34 @@ def remove_documents(doc_ids: list[str], settings: Settings) -> tuple[list[str],
     return removed, missing
 
 
-def _reindex_all(
-    w: IndexWriter, chunker: SentenceChunker, embedder: HashedNgramEmbedding, report: IngestReport
+def _prepare_idf(
+    w: IndexWriter,
+    embedder: HashedNgramEmbedding,
+    pending: list[tuple[SourceDoc, list[ChunkRecord], bool]],
+    settings: Settings,
+    reindex: bool,
 ) -> None:
-    """Re-chunk every stored document from its stored original, one transaction each: a
-    failure part way leaves every document either as it was or re-chunked, never missing."""
-    for doc in list(w.all_documents()):
-        records = make_records(doc, chunker, embedder)
-        w.put(doc, records)
-        report.chunks += len(records)
-        report.reindexed.append(doc.doc_id)
-    w.reset_vectors()
+    """Give ``embedder`` the index's n-gram IDF table, fitting a new one when there is none,
+    on a re-index, or when the index has doubled since the last fit; on a new fit the stored
+    chunks are re-embedded with it (one transaction). Growth-triggered refits keep the total
+    re-embedding work linear in the size of the index."""
+    if not settings.embed.idf:
+        return
+    table, fitted_on = w.idf_state()
+    replaced = {doc.doc_id for doc, _, _ in pending}
+    kept = w.chunk_count(excluding=replaced)
+    total = kept + sum(len(records) for _, records, _ in pending)
+    if table is not None and not reindex and total < 2 * max(fitted_on, 1):
+        embedder.set_idf(table)
+        return
+    stored = list(w.stored_chunk_texts(excluding=replaced))
+    texts = [search_text(title, text) for _, title, text in stored]
+    texts += [search_text(doc.title, r.chunk.text) for doc, records, _ in pending for r in records]
+    if not texts:
+        return
+    table = embedder.idf_table(embedder.document_frequencies(texts), len(texts))
+    embedder.set_idf(table)
+    vectors = embedder.matrix(texts[: len(stored)])
+    w.save_idf(table, total, {cid: v for (cid, _, _), v in zip(stored, vectors, strict=True)})
+    if stored:
+        w.reset_vectors()  # same chunk ids, new vectors: Chroma is refilled in finish()

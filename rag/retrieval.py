@@ -65,6 +65,7 @@ class Searcher:
         self.reader = reader
         self.settings = settings
         self.embedder = make_embedding(reader.embed_settings)
+        self.embedder.set_idf(reader.idf_table)
         self._vocab: dict[str, int] = reader.bm25.vocab_dict
         indptr = np.asarray(reader.bm25.scores["indptr"])
         n_docs = float(reader.bm25.scores["num_docs"])

@@ -48,6 +48,7 @@ COLLECTION = "manba_chunks"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, path TEXT NOT NULL, lang TEXT NOT NULL,
     source TEXT NOT NULL, date TEXT NOT NULL, meta TEXT NOT NULL, content_hash TEXT NOT NULL,
@@ -217,6 +218,53 @@ class IndexWriter:
             cur = self.conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
             _bump_generation(self.conn)
         return bool(cur.rowcount)
+
+    # --- the embedding's IDF table -------------------------------------------------------
+    def idf_state(self) -> tuple[np.ndarray | None, int]:
+        """The stored n-gram IDF table and the number of chunks it was fitted on."""
+        row = self.conn.execute("SELECT value FROM blobs WHERE key='idf'").fetchone()
+        fitted = _meta(self.conn, "idf_fitted_on")
+        table = np.frombuffer(row[0], dtype=np.float32).copy() if row else None
+        return table, int(fitted) if fitted else 0
+
+    def chunk_count(self, excluding: set[str]) -> int:
+        total = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        for doc_id in excluding:
+            total -= int(
+                self.conn.execute(
+                    "SELECT COUNT(*) FROM chunks WHERE doc_id=?", (doc_id,)
+                ).fetchone()[0]
+            )
+        return total
+
+    def stored_chunk_texts(self, excluding: set[str]) -> Iterator[tuple[str, str, str]]:
+        """(chunk_id, document title, chunk text) of every stored chunk not in ``excluding``
+        documents, text sliced from the stored original."""
+        docs = self.conn.execute("SELECT doc_id, title, text FROM documents ORDER BY doc_id")
+        for doc_id, title, text in docs.fetchall():
+            if doc_id in excluding:
+                continue
+            for chunk_id, start, end in self.conn.execute(
+                "SELECT chunk_id, start, end FROM chunks WHERE doc_id=? ORDER BY ord", (doc_id,)
+            ).fetchall():
+                yield chunk_id, title, text[start:end]
+
+    def save_idf(self, table: np.ndarray, fitted_on: int, vectors: dict[str, np.ndarray]) -> None:
+        """Store a new IDF table and the stored chunks' vectors re-embedded with it, in one
+        transaction, so every stored vector always matches the stored table."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO blobs VALUES ('idf', ?)",
+                (table.astype(np.float32).tobytes(),),
+            )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('idf_fitted_on', ?)", (str(fitted_on),)
+            )
+            self.conn.executemany(
+                "UPDATE chunks SET vector=? WHERE chunk_id=?",
+                [(v.astype(np.float32).tobytes(), cid) for cid, v in vectors.items()],
+            )
+            _bump_generation(self.conn)
 
     def reset_vectors(self) -> None:
         """Empty the Chroma collection so ``finish`` refills it from SQLite (after a re-chunk,
@@ -455,6 +503,15 @@ class IndexReader:
                 "(any path, even one already indexed) to re-index the stored documents"
             )
         self.embed_settings = EmbedSettings(**json.loads(embed)) if embed else settings.embed
+        has_blobs = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='blobs'"
+        ).fetchone()
+        idf = (
+            conn.execute("SELECT value FROM blobs WHERE key='idf'").fetchone()
+            if has_blobs
+            else None
+        )
+        self.idf_table = np.frombuffer(idf[0], dtype=np.float32) if idf else None
         rows = conn.execute(
             "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, c.sentences, d.source,"
             " d.date FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.seq"

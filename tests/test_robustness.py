@@ -145,10 +145,10 @@ def test_one_document_that_fails_to_index_does_not_sink_the_batch(
 ) -> None:
     real = indexing.make_records
 
-    def flaky(doc, chunker, embedder):  # type: ignore[no-untyped-def]
+    def flaky(doc, chunker):  # type: ignore[no-untyped-def]
         if doc.doc_id == "ar.txt":
             raise RuntimeError("analyzer exploded")
-        return real(doc, chunker, embedder)
+        return real(doc, chunker)
 
     monkeypatch.setattr(indexing, "make_records", flaky)
     report = index_paths([_corpus(tmp_path)], _settings(tmp_path))

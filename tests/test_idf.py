@@ -1,0 +1,104 @@
+"""The embedding's n-gram IDF table: fitted at ingest, stored with the index, refitted when
+the index doubles, and the same table used for every stored vector and every query."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import MINI, SAMPLES
+from test_ingest import assert_store_consistent
+
+from rag.config import EmbedSettings, Settings
+from rag.embeddings import IDF_BUCKETS, make_embedding
+from rag.indexing import index_paths, search_text
+from rag.store import IndexReader, IndexWriter, chroma_client, chroma_collection
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:legacy embedding function config:DeprecationWarning"
+)
+
+
+def _fresh_vectors(settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """(stored vectors, vectors re-embedded now with the stored table) in chunk order."""
+    reader = IndexReader(settings)
+    try:
+        embedder = make_embedding(reader.embed_settings)
+        embedder.set_idf(reader.idf_table)
+        texts = []
+        for i in range(len(reader.chunk_ids)):
+            info, text = reader.doc(reader.doc_ids[i])
+            chunk_text = text[int(reader.starts[i]) : int(reader.ends[i])]
+            texts.append(search_text(info.title, chunk_text))
+        return reader.vectors.copy(), embedder.matrix(texts)
+    finally:
+        reader.close()
+
+
+def _idf_state(settings: Settings) -> tuple[np.ndarray | None, int]:
+    with IndexWriter(settings) as w:
+        return w.idf_state()
+
+
+def test_first_ingest_fits_and_stores_a_table(tmp_path: Path) -> None:
+    settings = Settings().with_index(tmp_path / "index")
+    report = index_paths([SAMPLES], settings)
+    table, fitted_on = _idf_state(settings)
+    assert table is not None and table.shape == (IDF_BUCKETS,)
+    assert fitted_on == report.total_chunks
+    # Rare n-grams weigh more than ones found in every chunk; unseen slots weigh most.
+    assert float(table.max()) > float(table.min()) > 0
+    stored, fresh = _fresh_vectors(settings)
+    np.testing.assert_allclose(stored, fresh, atol=1e-6)
+
+
+def test_index_doubling_refits_and_reembeds_everything(tmp_path: Path) -> None:
+    settings = Settings().with_index(tmp_path / "index")
+    first = index_paths([SAMPLES / "002_ec4ddc9ec65b3ea5.txt"], settings)
+    old_table, old_fit = _idf_state(settings)
+    assert old_fit == first.total_chunks
+    second = index_paths([SAMPLES, MINI], settings)  # far more than twice as many chunks
+    new_table, new_fit = _idf_state(settings)
+    assert new_fit == second.total_chunks > 2 * old_fit
+    assert old_table is not None and new_table is not None
+    assert not np.array_equal(old_table, new_table)
+    stored, fresh = _fresh_vectors(settings)
+    np.testing.assert_allclose(stored, fresh, atol=1e-6)  # old chunks re-embedded too
+    assert_store_consistent(settings)
+    # Chroma holds the re-embedded vectors, not the ones made with the first table.
+    reader = IndexReader(settings)
+    try:
+        got = chroma_collection(chroma_client(settings.index_dir)).get(
+            ids=reader.chunk_ids, include=["embeddings"]
+        )
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        for i, cid in enumerate(reader.chunk_ids):
+            np.testing.assert_allclose(by_id[cid], reader.vectors[i], atol=1e-5)
+    finally:
+        reader.close()
+
+
+def test_small_additions_keep_the_table(tmp_path: Path) -> None:
+    settings = Settings().with_index(tmp_path / "index")
+    index_paths([SAMPLES], settings)
+    table, fitted_on = _idf_state(settings)
+    index_paths([MINI / "fa_zelzele.txt"], settings)  # one more document: far from doubling
+    same_table, same_fit = _idf_state(settings)
+    assert table is not None and same_table is not None
+    assert np.array_equal(table, same_table) and same_fit == fitted_on
+    stored, fresh = _fresh_vectors(settings)
+    np.testing.assert_allclose(stored, fresh, atol=1e-6)
+
+
+def test_idf_can_be_switched_off(tmp_path: Path) -> None:
+    settings = replace(Settings().with_index(tmp_path / "index"), embed=EmbedSettings(idf=False))
+    index_paths([SAMPLES], settings)
+    table, _ = _idf_state(settings)
+    assert table is None
+    reader = IndexReader(settings)
+    try:
+        assert reader.idf_table is None
+    finally:
+        reader.close()
