@@ -37,10 +37,17 @@ class Engine:
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
         query, hits = self.searcher.search(question, k, filters)
         answer = extractive_answer(question, query, hits, self.searcher, self.settings.answer)
-        if answer.abstained and not hits:
-            # Nothing matched: still show the nearest passages, as closest, not as evidence.
-            closest = self.searcher.closest(query, k or self.settings.retrieval.k, filters)
-            answer = replace(answer, hits=tuple(closest))
+        want = k or self.settings.retrieval.k
+        if answer.abstained and len(hits) < want:
+            # Few or no matches: fill the list with the nearest passages by embedding, shown
+            # as closest passages, not as evidence.
+            have = {h.chunk.chunk_id for h in hits}
+            extra = [
+                h
+                for h in self.searcher.closest(query, want, filters)
+                if h.chunk.chunk_id not in have
+            ]
+            answer = replace(answer, hits=tuple(hits) + tuple(extra[: want - len(hits)]))
         return answer
 
     def close(self) -> None:
