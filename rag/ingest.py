@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import langs
+from rag.decoding import decode
 from rag.errors import IngestError
 from rag.types import SourceDoc
 
@@ -49,26 +50,6 @@ def _iso_date(value: Any) -> str:
     return "-".join(match.groups()) if match else ""
 
 
-def decode(data: bytes, path: str) -> str:
-    """UTF-8 text of a file, with or without BOM; IngestError for empty or binary content."""
-    if not data.strip():
-        raise IngestError(path, "the file is empty: nothing to index")
-    if b"\x00" in data[:8192]:
-        raise IngestError(
-            path,
-            "binary content (NUL bytes): not a text file; remove it or convert it to UTF-8 text",
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(
-            path, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8 and ingest again"
-        ) from exc
-    if not text.strip():
-        raise IngestError(path, "the file has no text: nothing to index")
-    return text
-
-
 def make_doc(
     doc_id: str, text: str, path: str, *, title: str = "", lang: str = "", meta: dict[str, Any]
 ) -> SourceDoc:
@@ -98,20 +79,19 @@ def make_doc(
 
 def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
     try:
-        text = decode(path.read_bytes(), str(path))
+        decoded = decode(path.read_bytes(), str(path))
     except IngestError as err:
         yield err
         return
     except OSError as exc:
         yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
         return
-    yield make_doc(doc_id, text, str(path.resolve()), meta={})
+    yield make_doc(doc_id, decoded.text, str(path.resolve()), meta={"encoding": decoded.encoding})
 
 
 def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
     try:
-        data = path.read_bytes()
-        text = decode(data, str(path))
+        text = decode(path.read_bytes(), str(path)).text
     except IngestError as err:
         yield err
         return

@@ -45,7 +45,7 @@ BAD_INPUTS = {
     ("empty.txt", None): "empty",
     ("binary.txt", None): "binary",
     ("report.pdf", None): "unsupported",
-    ("legacy_cp1256.txt", None): "UTF-8",
+    ("doubtful_latin1.txt", None): "doubtful",
     ("mixed.jsonl", 2): "JSON",
     ("mixed.jsonl", 3): "text",
 }
