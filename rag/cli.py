@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
@@ -96,7 +97,10 @@ def main(verbose: bool) -> None:
 @click.option(
     "--rebuild", is_flag=True, help="Re-chunk and re-embed every stored document (PATHS optional)."
 )
-def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
+@click.option(
+    "--prune", is_flag=True, help="Remove indexed documents under PATHS whose files are gone."
+)
+def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool, prune: bool) -> None:
     """Add or update .txt, .md and .jsonl files (or folders of them) in the index."""
     from rag.indexing import index_paths
 
@@ -104,7 +108,7 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
         _fail("give one or more files or folders to ingest (or --rebuild to re-index the index)")
     settings = _settings(index)
     try:
-        report = index_paths(list(paths), settings, rebuild=rebuild)
+        report = index_paths(list(paths), settings, rebuild=rebuild, prune=prune)
     except ManbaError as err:
         _fail(str(err))
     for problem in report.failed:
@@ -113,6 +117,7 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
         f"Indexed {len(report.added)} new, {len(report.updated)} changed, "
         f"{len(report.unchanged)} unchanged document(s)"
         + (f", re-indexed {len(report.reindexed)} for new settings" if report.reindexed else "")
+        + (f", removed {len(report.removed)} whose files are gone" if report.removed else "")
         + f"; {report.chunks} chunk(s) written in {report.seconds:.1f} s. "
         f"{settings.index_dir} now holds {report.total_documents} document(s), "
         f"{report.total_chunks} chunk(s)."
@@ -122,6 +127,46 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool) -> None:
             f"{len(report.failed)} input(s) failed (see above); the rest was indexed.", err=True
         )
         sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+def docs(as_json: bool, index: str | None) -> None:
+    """List the indexed documents: doc_id, title, language, date, source, chunks, path."""
+    from rag.store import IndexReader
+
+    try:
+        reader = IndexReader(_settings(index))
+    except ManbaError as err:
+        _fail(str(err))
+    try:
+        counts = Counter(reader.doc_ids)
+        rows = [
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "lang": d.lang,
+                "date": d.date,
+                "source": d.source,
+                "chunks": counts[d.doc_id],
+                "path": d.path,
+            }
+            for d in reader.documents()
+        ]
+    finally:
+        reader.close()
+    if as_json:
+        _print_json({"documents": rows})
+        return
+    for r in rows:
+        click.echo(
+            clean(
+                f"{r['doc_id']}  [{r['lang']}]  {r['date'] or '-'}  {r['source'] or '-'}  "
+                f"{r['chunks']} chunk(s)  {r['title']}"
+            )
+        )
+    click.echo(f"{len(rows)} document(s).")
 
 
 @main.command()

@@ -33,6 +33,7 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     reindexed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
     failed: list[IngestError] = field(default_factory=list)
     chunks: int = 0
     total_chunks: int = 0
@@ -100,6 +101,7 @@ def index_paths(
     settings: Settings,
     *,
     rebuild: bool = False,
+    prune: bool = False,
     progress: Callable[[str, str], None] | None = None,
 ) -> IngestReport:
     """Add or update the documents under ``paths`` in the index at ``settings.index_dir``.
@@ -164,6 +166,13 @@ def index_paths(
                 report.reindexed.remove(item.doc_id)
             pending.append((item, records, False))
             (report.updated if known else report.added).append(item.doc_id)
+        if prune:
+            failed = {str(Path(e.path).resolve()) for e in report.failed}
+            gone = _gone(w.stored_paths(), paths, inputs, failed)
+            for doc_id in gone:
+                w.remove(doc_id)
+            report.removed = gone
+            pending = [p for p in pending if p[0].doc_id not in set(gone)]
         _prepare_idf(w, embedder, pending, settings, reindex)
         for doc, records, _ in pending:
             with_vectors = embed(doc, records, embedder)
@@ -193,6 +202,28 @@ def remove_documents(doc_ids: list[str], settings: Settings) -> tuple[list[str],
         if removed:
             w.finish()
     return removed, missing
+
+
+def _gone(
+    stored: list[tuple[str, str]],
+    roots: list[str | Path],
+    inputs: set[str],
+    failed_paths: set[str],
+) -> list[str]:
+    """Stored documents under ``roots`` whose source is gone: the file no longer exists, or
+    it was read this run without producing that document (a JSONL row deleted, a file
+    renamed). A file that failed to read this run keeps its documents."""
+    bases = [Path(r).resolve() for r in roots]
+    gone = []
+    for doc_id, path in stored:
+        source = Path(path)
+        if not any(source == b or b in source.parents for b in bases):
+            continue
+        if not source.exists() or (
+            doc_id not in inputs and path not in failed_paths and str(source) not in failed_paths
+        ):
+            gone.append(doc_id)
+    return gone
 
 
 def _prepare_idf(

@@ -211,6 +211,13 @@ class IndexWriter:
             )
             _bump_generation(self.conn)
 
+    def stored_paths(self) -> list[tuple[str, str]]:
+        """(doc_id, source path) of every stored document."""
+        return [
+            (str(a), str(b))
+            for a, b in self.conn.execute("SELECT doc_id, path FROM documents ORDER BY doc_id")
+        ]
+
     def remove(self, doc_id: str) -> bool:
         """Delete a document and its chunks; ``finish`` then drops them from Chroma."""
         with self.conn:

@@ -212,3 +212,43 @@ def test_ingest_needs_paths_unless_rebuilding(tmp_path: Path, runner) -> None:  
     assert result.exit_code == 0, result.stderr
     assert "re-indexed 3" in result.stdout
     assert_store_consistent(settings)
+
+
+def test_prune_removes_documents_whose_files_are_gone(tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    folder = _corpus(tmp_path)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        json.dumps({"id": "r1", "text": AR_DOC}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"id": "r2", "text": EN_DOC})
+        + "\n",
+        encoding="utf-8",
+    )
+    settings = _settings(tmp_path)
+    index_paths([folder, rows], settings)
+    (folder / "ar.txt").unlink()
+    (folder / "fa.txt").rename(folder / "fa-renamed.txt")
+    rows.write_text(json.dumps({"id": "r2", "text": EN_DOC}) + "\n", encoding="utf-8")
+    (folder / "broken.txt").write_bytes(b"\x00\x01binary")
+    # Without --prune nothing is removed.
+    kept = index_paths([folder, rows], settings)
+    assert not kept.removed
+    report = index_paths([folder, rows], settings, prune=True)
+    assert sorted(report.removed) == ["ar.txt", "fa.txt", "rows.jsonl#r1"]
+    assert_store_consistent(settings)
+    args = ["docs", "--json", "--index", str(settings.index_dir)]
+    listed = json.loads(runner.invoke(main, args).stdout)["documents"]
+    assert {d["doc_id"] for d in listed} == {"en.txt", "fa-renamed.txt", "rows.jsonl#r2"}
+    for d in listed:
+        assert set(d) == {"doc_id", "title", "lang", "date", "source", "chunks", "path"}
+        assert d["chunks"] >= 1 and Path(d["path"]).exists()
+
+
+def test_docs_lists_languages_of_the_samples(built_index: Settings, runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(main, ["docs", "--json", "--index", str(built_index.index_dir)])
+    assert result.exit_code == 0, result.stderr
+    langs = {d["doc_id"][:4]: d["lang"] for d in json.loads(result.stdout)["documents"]}
+    # 001_ is English despite its Persian page furniture.
+    assert langs == {"000_": "fa", "001_": "en", "002_": "en", "003_": "ar"}
+    plain = runner.invoke(main, ["docs", "--index", str(built_index.index_dir)])
+    assert "4 document(s)." in plain.stdout
