@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag import langs
+from rag import dates, langs
 from rag.decoding import decode
 from rag.errors import IngestError
 from rag.types import SourceDoc
@@ -61,6 +61,16 @@ def make_doc(
         if not iso:
             clean_meta["date_raw"] = str(clean_meta["date"])
         clean_meta["date"] = iso
+        clean_meta["date_from"] = "metadata"
+    if not clean_meta.get("date"):
+        stated = dates.publication_date(text)
+        clean_meta["date"] = stated
+        clean_meta["date_from"] = "text" if stated else "none"
+    if "source" in clean_meta:
+        clean_meta["source_from"] = "metadata"
+    elif stated_source := dates.stated_source(text):
+        clean_meta["source"] = stated_source
+        clean_meta["source_from"] = "text"
     title = (title.strip() or _first_line(text))[:_TITLE_MAX]
     # The hash covers what is stored beside the text too (minus the line number, which moves
     # when other rows change): a corrected title, date or source is picked up on re-ingest.

@@ -165,7 +165,10 @@ def test_jsonl_metadata_nested_or_top_level() -> None:
     assert docs["en-ecb"].meta["url"] == "https://example.com/en/ecb-rates"
     assert docs["en-heat"].meta["date"] == "2024-05-28"  # top level
     assert docs["en-heat"].meta["source"] == "AP"
-    assert "date" not in docs["fa-metro"].meta
+    assert docs["en-ecb"].meta["date_from"] == "metadata"
+    # No date in the metadata nor stated in the text: left empty, never guessed.
+    assert docs["fa-metro"].meta["date"] == ""
+    assert docs["fa-metro"].meta["date_from"] == "none"
 
 
 def test_language_tags_in_index(mini_index: Settings) -> None:
