@@ -113,9 +113,30 @@ def _cut_once(text: str, span: Span, n_tokens: int, max_tokens: int) -> list[Spa
 
 
 def chunk_spans(
-    text: str, max_tokens: int = 200, overlap_tokens: int = 40, encoding: str = "o200k_base"
+    text: str,
+    max_tokens: int = 200,
+    overlap_tokens: int = 40,
+    encoding: str = "o200k_base",
+    skip: Sequence[Span] = (),
 ) -> list[ChunkSpan]:
-    """Split ``text`` into sentence-aligned chunks of at most ``max_tokens`` tokens."""
+    """Split ``text`` into sentence-aligned chunks of at most ``max_tokens`` tokens.
+
+    ``skip`` spans (page furniture) are left out: the stretches between them are chunked
+    separately, so no chunk contains or straddles a skipped span; offsets stay absolute.
+    """
+    if not skip:
+        return _chunk_spans(text, max_tokens, overlap_tokens, encoding)
+    from rag.furniture import content_segments
+
+    chunks: list[ChunkSpan] = []
+    for seg_start, seg_end in content_segments(text, sorted(skip)):
+        for c in _chunk_spans(text[seg_start:seg_end], max_tokens, overlap_tokens, encoding):
+            sentences = tuple((s + seg_start, e + seg_start) for s, e in c.sentences)
+            chunks.append(ChunkSpan(len(chunks), c.start + seg_start, c.end + seg_start, sentences))
+    return chunks
+
+
+def _chunk_spans(text: str, max_tokens: int, overlap_tokens: int, encoding: str) -> list[ChunkSpan]:
     if max_tokens < 8:
         raise ValueError("max_tokens must be at least 8")
     if not 0 <= overlap_tokens < max_tokens:
@@ -183,7 +204,9 @@ class SentenceChunker(NodeParser):
             # its old version, so stale vectors cannot survive under a reused id.
             version = str(node.metadata.get("content_hash", ""))[:12]
             prefix = f"{doc_id}::{version}" if version else doc_id
-            for span in chunk_spans(text, self.max_tokens, self.overlap_tokens, self.encoding):
+            skip = [(int(a), int(b)) for a, b in node.metadata.get("furniture", [])]
+            spans = chunk_spans(text, self.max_tokens, self.overlap_tokens, self.encoding, skip)
+            for span in spans:
                 out.append(
                     TextNode(
                         id_=f"{prefix}::{span.ord}",

@@ -60,7 +60,11 @@ def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
     llama_doc = Document(
         id_=doc.doc_id,
         text=doc.text,
-        metadata={"doc_id": doc.doc_id, "content_hash": doc.content_hash},
+        metadata={
+            "doc_id": doc.doc_id,
+            "content_hash": doc.content_hash,
+            "furniture": doc.meta.get("furniture", []),
+        },
     )
     records = []
     for node in chunker.get_nodes_from_documents([llama_doc]):

@@ -18,6 +18,7 @@ from typing import Any
 from rag import dates, langs
 from rag.decoding import decode
 from rag.errors import IngestError
+from rag.furniture import furniture_spans
 from rag.types import SourceDoc
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
@@ -43,6 +44,16 @@ def _first_line(text: str) -> str:
         if len(re.findall(r"[^\W\d_]{2,}", line)) >= 3:
             return line[:_TITLE_MAX]
     return lines[0][:_TITLE_MAX] if lines else ""
+
+
+def _without(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the given spans blanked (same length, so nothing else moves)."""
+    if not spans:
+        return text
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
 
 
 def _iso_date(value: Any) -> str:
@@ -71,7 +82,12 @@ def make_doc(
     elif stated_source := dates.stated_source(text):
         clean_meta["source"] = stated_source
         clean_meta["source_from"] = "text"
-    title = (title.strip() or _first_line(text))[:_TITLE_MAX]
+    # Page furniture (counters, share/comment forms, ad lists, datelines) is kept in the text
+    # but recorded as spans that chunking skips; the title is the first line that is not.
+    furniture = furniture_spans(text, title)
+    if furniture:
+        clean_meta["furniture"] = [list(span) for span in furniture]
+    title = (title.strip() or _first_line(_without(text, furniture)))[:_TITLE_MAX]
     # The hash covers what is stored beside the text too (minus the line number, which moves
     # when other rows change): a corrected title, date or source is picked up on re-ingest.
     stored = {k: v for k, v in clean_meta.items() if k != "line"}
