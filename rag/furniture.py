@@ -18,19 +18,43 @@ _PHRASES = [
     # Persian
     "بازدید", "کد خبر", "اشتراک گذاری", "اشتراک‌گذاری", "برچسب", "تبلیغات", "ارسال نظر",
     "نظر شما", "اخبار مرتبط", "مطالب مرتبط", "لینک کوتاه", "چاپ خبر", "تاریخ انتشار",
-    "نظرات", "پربازدیدترین", "آخرین اخبار", "دیدگاه", "منبع:",
+    "نظرات", "پربازدیدترین", "پربازدیدترینها", "آخرین اخبار", "دیدگاه", "منبع:",
     # Arabic
     "اترك رد", "اترك تعليقا", "لن يتم نشر عنوان بريدك", "الحقول الإلزامية", "اقرأ أيضا",
     "أخبار ذات صلة", "مواضيع ذات صلة", "شارك", "التعليقات", "تاريخ النشر", "الأكثر قراءة",
-    "موقع إخباري", "المصدر:",
+    "موقع إخباري", "المصدر:", "جميع الحقوق محفوظة",
     # English
     "leave a reply", "leave a comment", "share this", "share on", "related news",
     "related articles", "read more", "read also", "subscribe", "advertisement", "comments",
     "tags:", "follow us", "all rights reserved", "cookie", "sign up", "newsletter", "source:",
+    "your email address will not be published",
 ]  # fmt: skip
 # Whole words only: "شارك" (share) is furniture, "بمشاركة" (with the participation of) is not.
 _PHRASE_RE = re.compile(
     r"(?<!\w)(?:" + "|".join(re.escape(normalize(p)) for p in _PHRASES) + r")(?!\w)"
+)
+# Headers after which the rest of the page is a list of other articles' headlines.
+_LIST_HEADERS = re.compile(
+    r"(?<!\w)(?:"
+    + "|".join(
+        re.escape(normalize(p))
+        for p in (
+            "اخبار مرتبط",
+            "مطالب مرتبط",
+            "پربازدیدترین",
+            "پربازدیدترینها",
+            "اقرأ أيضا",
+            "أخبار ذات صلة",
+            "مواضيع ذات صلة",
+            "الأكثر قراءة",
+            "related news",
+            "related articles",
+            "read more",
+            "read also",
+            "most read",
+        )
+    )
+    + r")(?!\w)"
 )
 _COUNTER = re.compile(r"^\W*(?:[^\W\d]+\W*){0,2}\d[\d\s.,:/-]*\W*$")
 _URL = re.compile(r"^\W*(?:https?://|www\.)\S+\W*$")
@@ -70,6 +94,14 @@ def furniture_spans(text: str, title: str = "") -> list[Span]:
             flagged[i] = True
         elif words <= 8 and dates_in(line) and not _TERMINAL.search(line.rstrip(")")):
             flagged[i] = True  # a dateline: its date is kept as metadata
+    # After a "related news" header, unpunctuated headline-length lines are the list.
+    for i, (_, _, line) in enumerate(lines):
+        if flagged[i] and _LIST_HEADERS.search(normalize(line)):
+            for k in range(i + 1, len(lines)):
+                nxt = lines[k][2]
+                if len(nxt.split()) > _MAX_PHRASE_WORDS or _TERMINAL.search(nxt):
+                    break
+                flagged[k] = True
     # Runs of three or more short, unpunctuated lines near either edge: link lists and ads.
     n = len(lines)
     i = 0
