@@ -186,7 +186,11 @@ def index_paths(
                 progress("indexed", doc.doc_id)
         if reindex:
             w.reset_vectors()
-        manifest = w.finish()
+        # Nothing written and the derived indexes current: re-ingesting an unchanged folder
+        # only reads and hashes the files.
+        manifest = w.current_manifest() if not pending and not report.removed else None
+        if manifest is None:
+            manifest = w.finish()
     report.total_chunks = manifest["counts"]["chunks"]
     report.total_documents = manifest["counts"]["documents"]
     report.seconds = time.perf_counter() - t0

@@ -273,6 +273,19 @@ class IndexWriter:
             )
             _bump_generation(self.conn)
 
+    def current_manifest(self) -> dict[str, Any] | None:
+        """The manifest, if the derived indexes it describes are up to date with the store."""
+        path = self.dir / MANIFEST
+        if not path.exists() or not (self.dir / "bm25").exists():
+            return None
+        manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
+        current = manifest.get("generation") == _generation(self.conn)
+        return (
+            manifest
+            if current and manifest.get("fingerprint") == self.settings.fingerprint()
+            else None
+        )
+
     def reset_vectors(self) -> None:
         """Empty the Chroma collection so ``finish`` refills it from SQLite (after a re-chunk,
         which may reuse chunk ids for other spans).

@@ -192,13 +192,24 @@ def test_manifest(built_index: Settings, reader: IndexReader) -> None:
     assert len({len(h) for h in want.values()}) == 1  # sha256 hex of text and metadata
 
 
-def test_generation_grows_with_each_ingest(mini_index: Settings, copy_index) -> None:
+def test_generation_grows_with_each_change_only(
+    mini_index: Settings, copy_index, tmp_path: Path
+) -> None:
     settings = copy_index(mini_index)
     path = settings.index_dir / "manifest.json"
     before = json.loads(path.read_text("utf-8"))["generation"]
-    index_paths([MINI], settings)
+    bm25_mtime = (settings.index_dir / "bm25").stat().st_mtime_ns
+    # An unchanged folder: nothing is written, not even the derived indexes.
+    assert index_paths([MINI], settings).unchanged
+    assert json.loads(path.read_text("utf-8"))["generation"] == before
+    assert (settings.index_dir / "bm25").stat().st_mtime_ns == bm25_mtime
+    # One changed document: the generation moves and readers see the same one.
+    folder = tmp_path / "mini"
+    shutil.copytree(MINI, folder)
+    (folder / "fa_zelzele.txt").write_text("زمین‌لرزه در کرمان.\n", encoding="utf-8")
+    index_paths([folder], settings)
     after = json.loads(path.read_text("utf-8"))
-    assert after["generation"] == before + 1
+    assert after["generation"] > before
     reader = IndexReader(settings)
     try:
         assert reader.generation == after["generation"]
