@@ -19,10 +19,12 @@ from rag import dates, langs
 from rag.decoding import decode
 from rag.errors import IngestError
 from rag.furniture import furniture_spans
+from rag.html_text import extract
 from rag.types import SourceDoc
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".jsonl"}
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".jsonl"}
 _SKIP_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _TITLE_MAX = 200
@@ -115,6 +117,25 @@ def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError
     yield make_doc(doc_id, decoded.text, str(path.resolve()), meta={"encoding": decoded.encoding})
 
 
+def _read_html(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
+    try:
+        decoded = decode(path.read_bytes(), str(path))
+    except IngestError as err:
+        yield err
+        return
+    except OSError as exc:
+        yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
+        return
+    page = extract(decoded.text)
+    if not page.text.strip():
+        yield IngestError(
+            str(path), "an HTML page with no main text (only scripts, menus or forms)"
+        )
+        return
+    meta = {"encoding": decoded.encoding, "format": "html", "date": page.date}
+    yield make_doc(doc_id, page.text, str(path.resolve()), title=page.title, meta=meta)
+
+
 def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
     try:
         text = decode(path.read_bytes(), str(path)).text
@@ -185,6 +206,8 @@ def _read_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         yield from _read_text_file(path, rel)
+    elif suffix in HTML_SUFFIXES:
+        yield from _read_html(path, rel)
     elif suffix == ".jsonl":
         yield from _read_jsonl(path, rel)
     else:
