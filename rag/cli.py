@@ -75,6 +75,16 @@ def _filters(
     return Filters(_langs(lang), tuple(source), start, end)
 
 
+def _note_stale(engine: Any, settings: Settings) -> None:
+    if engine.reader.stale_settings:
+        click.echo(
+            f"note: the index at {settings.index_dir} was built with other chunking, embedding "
+            f"or BM25 settings; `manba ingest --rebuild --index {settings.index_dir}` rebuilds "
+            "it with the current ones",
+            err=True,
+        )
+
+
 def _print_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 
@@ -218,11 +228,13 @@ def search(
     from rag.engine import Engine, hit_to_dict
 
     filters = _filters(lang, source, date_from, date_to)
+    settings = _settings(index)
     try:
-        engine = Engine(_settings(index))
+        engine = Engine(settings)
         q, hits = engine.searcher.search(query, k, filters, mode)
     except ManbaError as err:
         _fail(str(err))
+    _note_stale(engine, settings)
     if as_json:
         _print_json(
             {
@@ -271,11 +283,13 @@ def ask(
     from rag.engine import Engine, answer_to_dict
 
     filters = _filters(lang, source, date_from, date_to)
+    settings = _settings(index)
     try:
-        engine = Engine(_settings(index))
+        engine = Engine(settings)
         answer = engine.ask(question, k, filters)
     except ManbaError as err:
         _fail(str(err))
+    _note_stale(engine, settings)
     if as_json:
         _print_json(answer_to_dict(answer))
         return

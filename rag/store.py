@@ -523,6 +523,10 @@ class IndexReader:
                 "(any path, even one already indexed) to re-index the stored documents"
             )
         self.embed_settings = EmbedSettings(**json.loads(embed)) if embed else settings.embed
+        stored_fingerprint = _meta(conn, "fingerprint")
+        # Built with other index-shaping settings: still searchable (queries use the stored
+        # embedding settings), but not what the current settings would build.
+        self.stale_settings = stored_fingerprint not in (None, settings.fingerprint())
         has_blobs = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='blobs'"
         ).fetchone()

@@ -252,3 +252,18 @@ def test_docs_lists_languages_of_the_samples(built_index: Settings, runner) -> N
     assert langs == {"000_": "fa", "001_": "en", "002_": "en", "003_": "ar"}
     plain = runner.invoke(main, ["docs", "--index", str(built_index.index_dir)])
     assert "4 document(s)." in plain.stdout
+
+
+def test_changed_settings_are_reported_with_the_rebuild_command(
+    tmp_path: Path, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(tmp_path)
+    index_paths([_corpus(tmp_path)], settings)
+    args = ["ask", "What did Putin and Erdogan discuss?", "--index", str(settings.index_dir)]
+    quiet = runner.invoke(main, args)
+    assert quiet.exit_code == 0 and "note:" not in quiet.stderr
+    monkeypatch.setenv("MANBA_CHUNK__MAX_TOKENS", "120")
+    noted = runner.invoke(main, args)
+    assert noted.exit_code == 0, noted.stderr
+    assert "manba ingest --rebuild --index" in noted.stderr
+    assert "[1]" in noted.stdout  # still answers from the index as built
