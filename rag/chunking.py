@@ -18,6 +18,7 @@ from llama_index.core.schema import BaseNode, Document, TextNode
 from pydantic import Field
 
 from rag import tokens
+from rag.furniture import content_segments
 
 Span = tuple[int, int]
 
@@ -126,8 +127,6 @@ def chunk_spans(
     """
     if not skip:
         return _chunk_spans(text, max_tokens, overlap_tokens, encoding)
-    from rag.furniture import content_segments
-
     chunks: list[ChunkSpan] = []
     for seg_start, seg_end in content_segments(text, sorted(skip)):
         for c in _chunk_spans(text[seg_start:seg_end], max_tokens, overlap_tokens, encoding):

@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -17,6 +17,9 @@ from rag.config import Settings, from_env
 from rag.errors import ManbaError
 from rag.langs import SUPPORTED
 from rag.retrieval import MODES, Filters
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
 
 _INDEX_HELP = "Index folder (default: $MANBA_INDEX_DIR or ./index)."
 # C0 and C1 control characters but \n and \t: document text must not drive the terminal
@@ -75,7 +78,15 @@ def _filters(
     return Filters(_langs(lang), tuple(source), start, end)
 
 
-def _note_stale(engine: Any, settings: Settings) -> None:
+def _engine(index: str | None) -> Engine:
+    """Open the index for querying; note on stderr when it was built with other settings."""
+    from rag.engine import Engine
+
+    settings = _settings(index)
+    try:
+        engine = Engine(settings)
+    except ManbaError as err:
+        _fail(str(err))
     if engine.reader.stale_settings:
         click.echo(
             f"note: the index at {settings.index_dir} was built with other chunking, embedding "
@@ -83,6 +94,7 @@ def _note_stale(engine: Any, settings: Settings) -> None:
             "it with the current ones",
             err=True,
         )
+    return engine
 
 
 def _print_json(obj: Any) -> None:
@@ -225,16 +237,14 @@ def search(
     date_to: str | None,
 ) -> None:
     """Print the passages that best match QUERY, best first."""
-    from rag.engine import Engine, hit_to_dict
+    from rag.engine import hit_to_dict
 
     filters = _filters(lang, source, date_from, date_to)
-    settings = _settings(index)
+    engine = _engine(index)
     try:
-        engine = Engine(settings)
         q, hits = engine.searcher.search(query, k, filters, mode)
     except ManbaError as err:
         _fail(str(err))
-    _note_stale(engine, settings)
     if as_json:
         _print_json(
             {
@@ -280,16 +290,14 @@ def ask(
     date_to: str | None,
 ) -> None:
     """Answer QUESTION from the documents; every sentence is cited."""
-    from rag.engine import Engine, answer_to_dict
+    from rag.engine import answer_to_dict
 
     filters = _filters(lang, source, date_from, date_to)
-    settings = _settings(index)
+    engine = _engine(index)
     try:
-        engine = Engine(settings)
         answer = engine.ask(question, k, filters)
     except ManbaError as err:
         _fail(str(err))
-    _note_stale(engine, settings)
     if as_json:
         _print_json(answer_to_dict(answer))
         return

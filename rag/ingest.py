@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import dates, langs
-from rag.decoding import decode
+from rag.decoding import Decoded, decode
 from rag.errors import IngestError
 from rag.furniture import furniture_spans
 from rag.html_text import extract
@@ -105,26 +105,28 @@ def make_doc(
     )
 
 
-def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
+def _read_decoded(path: Path) -> Decoded | IngestError:
+    """The file's text, decoded, or the error that says why it cannot be read."""
     try:
-        decoded = decode(path.read_bytes(), str(path))
+        return decode(path.read_bytes(), str(path))
     except IngestError as err:
-        yield err
-        return
+        return err
     except OSError as exc:
-        yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
+        return IngestError(str(path), f"cannot read the file: {exc.strerror}")
+
+
+def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
+    decoded = _read_decoded(path)
+    if isinstance(decoded, IngestError):
+        yield decoded
         return
     yield make_doc(doc_id, decoded.text, str(path.resolve()), meta={"encoding": decoded.encoding})
 
 
 def _read_html(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
-    try:
-        decoded = decode(path.read_bytes(), str(path))
-    except IngestError as err:
-        yield err
-        return
-    except OSError as exc:
-        yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
+    decoded = _read_decoded(path)
+    if isinstance(decoded, IngestError):
+        yield decoded
         return
     page = extract(decoded.text)
     if not page.text.strip():
@@ -137,14 +139,11 @@ def _read_html(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
 
 
 def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
-    try:
-        text = decode(path.read_bytes(), str(path)).text
-    except IngestError as err:
-        yield err
+    decoded = _read_decoded(path)
+    if isinstance(decoded, IngestError):
+        yield decoded
         return
-    except OSError as exc:
-        yield IngestError(str(path), f"cannot read the file: {exc.strerror}")
-        return
+    text = decoded.text
     seen: set[str] = set()
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
