@@ -111,6 +111,8 @@ def main(verbose: bool) -> None:
     )
     # bm25s sets its own logger to DEBUG; keep it as quiet as the rest unless asked.
     logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)
+    # pypdf logs every repair it makes to a damaged PDF; the ingest summary says what matters.
+    logging.getLogger("pypdf").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 @main.command()
@@ -123,25 +125,51 @@ def main(verbose: bool) -> None:
     "--prune", is_flag=True, help="Remove indexed documents under PATHS whose files are gone."
 )
 def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool, prune: bool) -> None:
-    """Add or update .txt, .md and .jsonl files (or folders of them) in the index."""
+    """Add or update files (or folders of them) in the index.
+
+    Reads .txt, .md, .html/.htm, .pdf, .docx and .jsonl. Unchanged files are skipped; files
+    that cannot be read are reported and the rest is indexed (exit code 1 when any failed).
+    """
     from rag.indexing import index_paths
 
     if not paths and not rebuild:
         _fail("give one or more files or folders to ingest (or --rebuild to re-index the index)")
     settings = _settings(index)
+    bar = _ProgressBar() if sys.stderr.isatty() else None
     try:
-        report = index_paths(list(paths), settings, rebuild=rebuild, prune=prune)
+        report = index_paths(list(paths), settings, rebuild=rebuild, prune=prune, progress=bar)
     except ManbaError as err:
+        if bar:
+            bar.close()
         _fail(str(err))
+    if bar:
+        bar.close()
     for problem in report.failed:
         click.echo(f"error: {clean(str(problem))}", err=True)
+    counts = [
+        f"{len(report.added)} new",
+        f"{len(report.updated)} changed",
+        f"{len(report.unchanged)} unchanged",
+    ]
+    if report.failed:
+        counts.append(f"{len(report.failed)} failed")
+    if report.reindexed:
+        why = "" if rebuild else " for new settings"
+        counts.append(f"{len(report.reindexed)} re-indexed{why}")
+    if report.removed:
+        counts.append(f"{len(report.removed)} removed (files gone)")
+    if report.skipped:
+        kinds = Counter(s.suffix for s in report.skipped)
+        counts.append(
+            f"{len(report.skipped)} file(s) of types Manba does not read skipped ("
+            + ", ".join(f"{suffix} {n}" for suffix, n in kinds.most_common())
+            + ")"
+        )
+    languages = ", ".join(f"{lang} {n}" for lang, n in report.languages.items()) or "none"
+    click.echo(f"Ingested in {report.seconds:.1f} s: {', '.join(counts)}.")
+    click.echo(f"  written: {report.chunks} chunk(s); languages of written documents: {languages}")
     click.echo(
-        f"Indexed {len(report.added)} new, {len(report.updated)} changed, "
-        f"{len(report.unchanged)} unchanged document(s)"
-        + (f", re-indexed {len(report.reindexed)} for new settings" if report.reindexed else "")
-        + (f", removed {len(report.removed)} whose files are gone" if report.removed else "")
-        + f"; {report.chunks} chunk(s) written in {report.seconds:.1f} s. "
-        f"{settings.index_dir} now holds {report.total_documents} document(s), "
+        f"  {settings.index_dir} now holds {report.total_documents} document(s), "
         f"{report.total_chunks} chunk(s)."
     )
     if report.failed:
@@ -149,6 +177,41 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool, prune: bool
             f"{len(report.failed)} input(s) failed (see above); the rest was indexed.", err=True
         )
         sys.exit(1)
+
+
+_STAGES = {"read": "Reading files", "index": "Indexing", "finish": "Writing indexes"}
+
+
+class _ProgressBar:
+    """One self-rewriting line on stderr per ingest stage (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.last = 0.0
+
+    def __call__(self, p: Any) -> None:
+        import time
+
+        now = time.monotonic()
+        final = p.done >= p.total
+        if p.stage == self.stage and not final and now - self.last < 0.1:
+            return
+        if p.stage != self.stage and self.stage:
+            click.echo("", err=True)
+        self.stage, self.last = p.stage, now
+        width = 24
+        filled = int(width * p.done / max(p.total, 1))
+        name = clean(p.name)[-40:]
+        line = (
+            f"\r{_STAGES.get(p.stage, p.stage):<16} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{p.done}/{p.total} {name}"
+        )
+        click.echo(f"{line:<100}", err=True, nl=False)
+
+    def close(self) -> None:
+        if self.stage:
+            click.echo("", err=True)
+            self.stage = ""
 
 
 @main.command()

@@ -3,11 +3,14 @@ names) and Solar Hijri dates in any digit set, converted to ISO. A date is taken
 line that is a date (a dateline, "May 21 2019") or that carries a publication label
 ("تاریخ انتشار", "Published", "تاريخ النشر") near the top or bottom of the text; a date inside a
 sentence is an event, not the publication date, and a date that cannot be established is left
-empty, never guessed. (Lunar Hijri dates are not converted yet.)
+empty, never guessed. Lunar Hijri dates ("1 رمضان 1441 هـ") are converted by the arithmetic
+(tabular) Islamic calendar, which can differ by a day from a sighted or Umm al-Qura date; when
+a line states a Gregorian date too, the Gregorian one is taken.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 
@@ -31,6 +34,24 @@ _SOLAR_MONTHS = {
     "فروردین": 1, "اردیبهشت": 2, "خرداد": 3, "تیر": 4, "مرداد": 5, "شهریور": 6, "مهر": 7,
     "آبان": 8, "آذر": 9, "دی": 10, "بهمن": 11, "اسفند": 12,
 }  # fmt: skip
+_HIJRI_MONTHS = {
+    # Arabic
+    "محرم": 1, "صفر": 2, "ربيع الاول": 3, "ربيع الاخر": 4, "ربيع الثاني": 4,
+    "جمادى الاولى": 5, "جمادى الاول": 5, "جمادى الاخرة": 6, "جمادى الثانية": 6,
+    "جمادى الاخر": 6, "جمادى الثاني": 6, "رجب": 7, "شعبان": 8, "رمضان": 9, "شوال": 10,
+    "ذو القعدة": 11, "ذي القعدة": 11, "ذو الحجة": 12, "ذي الحجة": 12,
+    # Persian
+    "ربیع الاول": 3, "ربیع الثانی": 4, "جمادی الاول": 5, "جمادی الاولی": 5,
+    "جمادی الثانی": 6, "جمادی الثانیه": 6, "ذیقعده": 11, "ذی القعده": 11, "ذیحجه": 12,
+    "ذی الحجه": 12,
+    # English
+    "muharram": 1, "safar": 2, "rabi al-awwal": 3, "rabi i": 3, "rabi al-thani": 4,
+    "rabi al-akhir": 4, "rabi ii": 4, "jumada al-awwal": 5, "jumada al-ula": 5,
+    "jumada i": 5, "jumada al-thani": 6, "jumada al-akhirah": 6, "jumada ii": 6, "rajab": 7,
+    "shaban": 8, "sha'ban": 8, "ramadan": 9, "ramadhan": 9, "shawwal": 10,
+    "dhu al-qadah": 11, "dhu al-qa'dah": 11, "dhul qadah": 11, "dhu al-hijjah": 12,
+    "dhul hijjah": 12,
+}  # fmt: skip
 _LABELS = re.compile(
     r"تاریخ انتشار|تاريخ النشر|نشر في|تاريخ|published|updated|posted|date", re.IGNORECASE
 )
@@ -50,6 +71,31 @@ _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _SOLAR = re.compile(rf"(\d{{1,2}})\s+({_S})(?:\s+ماه)?\s+(\d{{4}})")
 _LOOKUP_G = {clean(k): v for k, v in _GREGORIAN_MONTHS.items()}
 _LOOKUP_S = {clean(k): v for k, v in _SOLAR_MONTHS.items()}
+
+
+def _spaceless(name: str) -> str:
+    return clean(name).replace(" ", "")
+
+
+# Hijri month names are matched with or without the space a ZWNJ or "ال" may leave out
+# (ربیع‌الاول and ربیع الاول both become ربیعالاول), and the year must carry a Hijri mark
+# unless the month name is unambiguous: صفر is also "zero" and رجب a first name.
+_LOOKUP_H = {_spaceless(k): v for k, v in _HIJRI_MONTHS.items()}
+_H = "|".join(
+    r"\s?".join(re.escape(part) for part in clean(k).split(" "))
+    for k in sorted(_HIJRI_MONTHS, key=len, reverse=True)
+)
+_HIJRI = re.compile(
+    rf"\b(\d{{1,2}})\s+({_H})\s+(\d{{4}})(\s*(?:هـ|ه|ھ|ه\.?\s?ق|هجری|هجريه?|قمری|ah|a\.h\.?)(?!\w))?",
+    re.IGNORECASE,
+)
+_AMBIGUOUS_H = {_spaceless("صفر"), _spaceless("رجب")}
+
+
+def hijri_to_gregorian(hy: int, hm: int, hd: int) -> date:
+    """Lunar Hijri to Gregorian by the arithmetic (tabular, civil epoch) Islamic calendar."""
+    jdn = hd + math.ceil(29.5 * (hm - 1)) + (hy - 1) * 354 + (3 + 11 * hy) // 30 + 1948439
+    return date.fromordinal(jdn - 1721425)
 
 
 def jalali_to_gregorian(jy: int, jm: int, jd: int) -> date:
@@ -102,13 +148,21 @@ def dates_in(line: str) -> list[date]:
         found.append(_valid(int(m.group(3)), _LOOKUP_G[m.group(1)], int(m.group(2))))
     for m in _ISO.finditer(text):
         found.append(_valid(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+    # Hijri last: a line that gives both calendars is dated by its Gregorian date.
+    for m in _HIJRI.finditer(text):
+        day, month, year = int(m.group(1)), _LOOKUP_H[m.group(2).replace(" ", "")], int(m.group(3))
+        marked = bool(m.group(4))
+        if m.group(2).replace(" ", "") in _AMBIGUOUS_H and not marked:
+            continue
+        if 1318 <= year <= 1500 and 1 <= day <= 30:
+            found.append(hijri_to_gregorian(year, month, day))
     return [d for d in found if d is not None]
 
 
 def _is_dateline(line: str) -> bool:
     """A line that is a date and little else (time, weekday, separators allowed)."""
     rest = clean(line)
-    for pattern in (_SOLAR, _GREG_DMY, _GREG_MDY, _ISO):
+    for pattern in (_SOLAR, _GREG_DMY, _GREG_MDY, _ISO, _HIJRI):
         rest = pattern.sub(" ", rest)
     rest = re.sub(r"\d{1,2}:\d{2}|[-–—|/,:·•()]", " ", rest)
     return len(rest.split()) <= 2

@@ -53,6 +53,12 @@ class Engine:
     def close(self) -> None:
         self.reader.close()
 
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,12 +18,23 @@ from rag.chunking import SentenceChunker
 from rag.config import Settings
 from rag.embeddings import HashedNgramEmbedding, make_embedding
 from rag.errors import IndexNotFoundError, IngestError
-from rag.ingest import iter_sources
+from rag.ingest import Skipped, count_files, iter_sources
 from rag.store import ChunkRecord, IndexWriter, writer
 from rag.types import Chunk, SourceDoc
 
 log = logging.getLogger(__name__)
 _NO_VECTOR = np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an ingest is: ``stage`` "read" (files read, chunked), "index" (documents embedded
+    and stored) or "finish" (lexical and vector indexes written); ``done`` of ``total``."""
+
+    stage: str
+    done: int
+    total: int
+    name: str = ""
 
 
 @dataclass
@@ -35,7 +47,9 @@ class IngestReport:
     reindexed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[IngestError] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     chunks: int = 0
+    languages: dict[str, int] = field(default_factory=dict)
     total_chunks: int = 0
     total_documents: int = 0
     seconds: float = 0.0
@@ -106,7 +120,7 @@ def index_paths(
     *,
     rebuild: bool = False,
     prune: bool = False,
-    progress: Callable[[str, str], None] | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> IngestReport:
     """Add or update the documents under ``paths`` in the index at ``settings.index_dir``.
 
@@ -132,11 +146,21 @@ def index_paths(
                 pending.append((doc, make_records(doc, chunker), True))
                 report.reindexed.append(doc.doc_id)
         inputs: set[str] = set()
-        for item in iter_sources(paths):
+        files = count_files(paths) if progress else 0
+        read = 0
+
+        def on_file(path: Path) -> None:
+            nonlocal read
+            read += 1
+            if progress:
+                progress(Progress("read", read, max(files, read), path.name))
+
+        for item in iter_sources(paths, on_file=on_file):
             if isinstance(item, IngestError):
                 report.failed.append(item)
-                if progress:
-                    progress("failed", str(item))
+                continue
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
                 continue
             if item.doc_id in inputs:
                 report.failed.append(
@@ -178,19 +202,26 @@ def index_paths(
             report.removed = gone
             pending = [p for p in pending if p[0].doc_id not in set(gone)]
         _prepare_idf(w, embedder, pending, settings, reindex)
-        for doc, records, _ in pending:
+        languages: Counter[str] = Counter()
+        for done, (doc, records, _) in enumerate(pending, start=1):
             with_vectors = embed(doc, records, embedder)
             w.put(doc, with_vectors)
             report.chunks += len(with_vectors)
+            languages[doc.lang] += 1
             if progress:
-                progress("indexed", doc.doc_id)
+                progress(Progress("index", done, len(pending), doc.doc_id))
+        report.languages = dict(languages.most_common())
         if reindex:
             w.reset_vectors()
         # Nothing written and the derived indexes current: re-ingesting an unchanged folder
         # only reads and hashes the files.
         manifest = w.current_manifest() if not pending and not report.removed else None
         if manifest is None:
+            if progress:
+                progress(Progress("finish", 0, 1))
             manifest = w.finish()
+            if progress:
+                progress(Progress("finish", 1, 1))
     report.total_chunks = manifest["counts"]["chunks"]
     report.total_documents = manifest["counts"]["documents"]
     report.seconds = time.perf_counter() - t0

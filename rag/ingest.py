@@ -1,8 +1,10 @@
 """Files -> SourceDoc: decoding, document identity, title, language, metadata.
 
-Reads .txt and .md (UTF-8, with or without BOM) and .jsonl corpora (one article per line with
-``id``, ``title``, ``text``, optional ``lang``, and ``date``/``url``/``source`` at the top level or
-in ``meta``). Problems are yielded as IngestError values, never raised, so a batch goes on.
+Reads .txt and .md (encoding detected: see ``rag.decoding``), saved web pages (.html/.htm, main
+text only), .pdf (text layer in logical order), .docx, and .jsonl corpora (one article per line
+with ``id``, ``title``, ``text``, optional ``lang``, and ``date``/``url``/``source`` at the top
+level or in ``meta``). Problems are yielded as IngestError values, never raised, so a batch goes
+on.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag import dates, langs
+from rag import dates, docx_text, langs, pdf_text
 from rag.decoding import Decoded, decode
 from rag.errors import IngestError
 from rag.furniture import furniture_spans
@@ -24,7 +27,7 @@ from rag.types import SourceDoc
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".jsonl", ".pdf", ".docx"}
 _SKIP_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _TITLE_MAX = 200
@@ -138,6 +141,40 @@ def _read_html(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
     yield make_doc(doc_id, page.text, str(path.resolve()), title=page.title, meta=meta)
 
 
+def _read_bytes(path: Path) -> bytes | IngestError:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return IngestError(str(path), f"cannot read the file: {exc.strerror}")
+
+
+def _read_pdf(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
+    data = _read_bytes(path)
+    if isinstance(data, IngestError):
+        yield data
+        return
+    try:
+        pdf = pdf_text.extract(data, str(path))
+    except IngestError as err:
+        yield err
+        return
+    meta = {"format": "pdf", "pages": pdf.pages}
+    yield make_doc(doc_id, pdf.text, str(path.resolve()), title=pdf.title, meta=meta)
+
+
+def _read_docx(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
+    data = _read_bytes(path)
+    if isinstance(data, IngestError):
+        yield data
+        return
+    try:
+        doc = docx_text.extract(data, str(path))
+    except IngestError as err:
+        yield err
+        return
+    yield make_doc(doc_id, doc.text, str(path.resolve()), title=doc.title, meta={"format": "docx"})
+
+
 def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
     decoded = _read_decoded(path)
     if isinstance(decoded, IngestError):
@@ -209,6 +246,10 @@ def _read_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
         yield from _read_html(path, rel)
     elif suffix == ".jsonl":
         yield from _read_jsonl(path, rel)
+    elif suffix == ".pdf":
+        yield from _read_pdf(path, rel)
+    elif suffix == ".docx":
+        yield from _read_docx(path, rel)
     else:
         known = ", ".join(sorted(SUPPORTED_SUFFIXES))
         yield IngestError(
@@ -216,16 +257,24 @@ def _read_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
         )
 
 
-def iter_sources(paths: list[str | Path]) -> Iterator[SourceDoc | IngestError]:
-    """Documents (or errors) from files and folders, in a stable order.
+@dataclass(frozen=True)
+class Skipped:
+    """A file in a folder that Manba does not read (its type is not supported)."""
 
-    ``doc_id`` is the path relative to the folder given (a file given directly: its name);
-    for JSONL it is that plus ``#`` and the row's id.
+    path: str
+    suffix: str
+
+
+def _walk(paths: list[str | Path]) -> Iterator[tuple[Path, str] | IngestError | Skipped]:
+    """(file, its doc_id) for every file under ``paths``, in a stable order.
+
+    A file of a type Manba does not read is an error when given by name and skipped (and
+    counted) when found in a folder.
     """
     for given in paths:
         root = Path(given)
         if root.is_file():
-            yield from _read_file(root, root.name)
+            yield root, root.name
         elif root.is_dir():
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -233,6 +282,32 @@ def iter_sources(paths: list[str | Path]) -> Iterator[SourceDoc | IngestError]:
                     if name.startswith(".") or name in _SKIP_NAMES:
                         continue
                     path = Path(dirpath) / name
-                    yield from _read_file(path, path.relative_to(root).as_posix())
+                    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                        yield Skipped(str(path), path.suffix.lower() or "(none)")
+                        continue
+                    yield path, path.relative_to(root).as_posix()
         else:
             yield IngestError(str(root), "no such file or folder")
+
+
+def count_files(paths: list[str | Path]) -> int:
+    """How many files ``iter_sources`` will read (for a progress bar)."""
+    return sum(1 for item in _walk(paths) if isinstance(item, tuple))
+
+
+def iter_sources(
+    paths: list[str | Path], on_file: Callable[[Path], None] | None = None
+) -> Iterator[SourceDoc | IngestError | Skipped]:
+    """Documents (or errors) from files and folders, in a stable order.
+
+    ``doc_id`` is the path relative to the folder given (a file given directly: its name);
+    for JSONL it is that plus ``#`` and the row's id. ``on_file`` is called after each file.
+    """
+    for item in _walk(paths):
+        if not isinstance(item, tuple):
+            yield item
+            continue
+        path, rel = item
+        yield from _read_file(path, rel)
+        if on_file:
+            on_file(path)

@@ -8,7 +8,13 @@ from datetime import date
 import pytest
 from conftest import SAMPLES
 
-from rag.dates import dates_in, jalali_to_gregorian, publication_date, stated_source
+from rag.dates import (
+    dates_in,
+    hijri_to_gregorian,
+    jalali_to_gregorian,
+    publication_date,
+    stated_source,
+)
 from rag.ingest import iter_sources
 
 
@@ -28,6 +34,19 @@ def test_jalali_to_gregorian(jalali: tuple[int, int, int], gregorian: date) -> N
 
 
 @pytest.mark.parametrize(
+    ("hijri", "gregorian"),
+    [
+        ((1441, 9, 1), date(2020, 4, 24)),  # 1 Ramadan 1441
+        ((1442, 1, 1), date(2020, 8, 20)),  # 1 Muharram 1442
+        ((1445, 9, 1), date(2024, 3, 11)),
+        ((1400, 1, 1), date(1979, 11, 21)),
+    ],
+)
+def test_hijri_to_gregorian(hijri: tuple[int, int, int], gregorian: date) -> None:
+    assert hijri_to_gregorian(*hijri) == gregorian
+
+
+@pytest.mark.parametrize(
     ("line", "expected"),
     [
         ("۱۱ اسفند ۱۳۹۸", [date(2020, 3, 1)]),
@@ -40,6 +59,15 @@ def test_jalali_to_gregorian(jalali: tuple[int, int, int], gregorian: date) -> N
         ("٥ مارس ٢٠٢٠", [date(2020, 3, 5)]),
         ("12 تشرين الأول 2019", [date(2019, 10, 12)]),
         ("۲۷ نوامبر ۲۰۲۴", [date(2024, 11, 27)]),
+        ("الأحد 1 رمضان 1441 هـ", [date(2020, 4, 24)]),  # lunar Hijri, Arabic
+        ("۱ رمضان ۱۴۴۱ ه.ق", [date(2020, 4, 24)]),  # Persian digits and mark
+        ("۱۵ ربیع‌الاول ۱۴۴۲", [date(2020, 11, 1)]),  # ZWNJ inside the month name
+        ("5 رجب 1441 هـ", [date(2020, 2, 29)]),
+        ("1 Ramadan 1441 AH", [date(2020, 4, 24)]),
+        ("12 صفر 1442", []),  # صفر is also "zero": only with a Hijri mark
+        ("رجب طیب اردوغان ۱۴۴۱", []),  # a first name, not a month
+        # Both calendars on one line: the Gregorian date comes first.
+        ("الخميس 5 رجب 1441 هـ الموافق 29 فبراير 2020 م", [date(2020, 2, 29), date(2020, 2, 29)]),
         ("31 فبراير 2020", []),  # no such day
         ("On September 17, during talks", []),  # no year: not a full date
     ],
@@ -58,6 +86,7 @@ def test_dates_in(line: str, expected: list[date]) -> None:
         ("گروهها از بامداد ۷ آذر ماه ۱۴۰۳ حمله کردند.\nمتن.", ""),
         ("وأعلن اقتراحا لعقد قمة في إسطنبول بتاريخ 5 مارس المقبل.", ""),
         ("On September 17, 2018 an agreement was reached in Sochi.", ""),
+        ("الخميس 5 رجب 1441 هـ\nنص الخبر عن إدلب.", "2020-02-29"),
         ("No date at all.", ""),
     ],
 )

@@ -44,7 +44,7 @@ CORPUS_LANGS = {
 BAD_INPUTS = {
     ("empty.txt", None): "empty",
     ("binary.txt", None): "binary",
-    ("report.pdf", None): "unsupported",
+    ("report.pdf", None): "not a readable PDF",
     ("doubtful_latin1.txt", None): "doubtful",
     ("mixed.jsonl", 2): "JSON",
     ("mixed.jsonl", 3): "text",
@@ -392,7 +392,7 @@ def test_cli_env_chunk_setting_rechunks(
         env={"MANBA_CHUNK__MAX_TOKENS": "80"},
     )
     assert result.exit_code == 0, result.output
-    assert "re-indexed 4 for new settings" in result.stdout
+    assert "4 re-indexed for new settings" in result.stdout
     assert "4 unchanged" in result.stdout
 
 

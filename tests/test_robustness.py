@@ -210,7 +210,7 @@ def test_ingest_needs_paths_unless_rebuilding(tmp_path: Path, runner) -> None:  
     assert result.exit_code == 2 and "--rebuild" in result.stderr
     result = runner.invoke(main, ["ingest", "--rebuild", "--index", str(settings.index_dir)])
     assert result.exit_code == 0, result.stderr
-    assert "re-indexed 3" in result.stdout
+    assert "3 re-indexed" in result.stdout
     assert_store_consistent(settings)
 
 
