@@ -1,9 +1,11 @@
 """Offline extractive answers: the best supporting sentences of the top passages, each cited.
 
 A sentence's support is the share of the question's weight (IDF of its analyzed terms) that
-the sentence contains. The answer takes the best-supported sentences, drops repeats, and orders
-them document by document (best document first) in reading order. When no sentence covers
-enough of the question, the answer abstains and the closest passages are shown instead.
+the sentence contains, directly or through cross-lingual evidence (``rag.crossling``). The
+answer takes the best-supported sentences, drops repeats, and orders them document by document
+(best document first) in reading order. When no sentence covers
+enough of the question, the answer abstains and the closest passages are shown instead. A
+language the best sentences miss gets its own best sentence in, when it supports the question.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def candidates(query: Query, hits: list[Hit], searcher: Searcher) -> list[Candid
             text = hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
             if len(text.split()) < _MIN_WORDS:
                 continue
-            coverage = searcher.coverage(query, terms)
+            coverage = searcher.coverage(query, terms, hit.chunk.lang)
             if coverage <= 0:
                 continue
             score = coverage / (1.0 + _RANK_DECAY * rank)
@@ -72,6 +74,27 @@ def _redundant(c: Candidate, chosen: list[Candidate], limit: float) -> bool:
     return False
 
 
+def _other_languages(
+    cands: list[Candidate], chosen: list[Candidate], settings: AnswerSettings, best: float
+) -> list[Candidate]:
+    """The best sentence of each language the chosen ones miss, when it supports the question
+    well enough: Manba's readers compare how each language's press told the story, so the
+    Persian or Arabic report of a fact is kept beside the English one that outranked it."""
+    heard = {c.hit.chunk.lang for c in chosen}
+    extra: list[Candidate] = []
+    for c in cands:
+        if len(extra) >= settings.other_languages:
+            break
+        lang = c.hit.chunk.lang
+        if lang in heard or c.coverage < settings.min_coverage or c.score < 0.25 * best:
+            continue
+        if _redundant(c, chosen + extra, settings.redundancy):
+            continue
+        heard.add(lang)
+        extra.append(c)
+    return extra
+
+
 def select(cands: list[Candidate], settings: AnswerSettings) -> list[Candidate]:
     """The sentences to answer with, in reading order; empty when support is too weak."""
     if not cands or cands[0].coverage < settings.min_coverage:
@@ -86,6 +109,7 @@ def select(cands: list[Candidate], settings: AnswerSettings) -> list[Candidate]:
         if _redundant(c, chosen, settings.redundancy):
             continue
         chosen.append(c)
+    chosen += _other_languages(cands, chosen, settings, best)
     doc_order: dict[str, int] = {}
     for c in chosen:
         doc_order.setdefault(c.hit.doc.doc_id, len(doc_order))

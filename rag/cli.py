@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -45,6 +46,11 @@ def _settings(index: str | None) -> Settings:
 def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"error: {clean(message)}", err=True)
     sys.exit(code)
+
+
+def _warn(warnings: Iterable[str]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {clean(warning)}", err=True)
 
 
 def _langs(value: str | None) -> tuple[str, ...]:
@@ -305,14 +311,18 @@ def search(
     filters = _filters(lang, source, date_from, date_to)
     engine = _engine(index)
     try:
-        q, hits = engine.searcher.search(query, k, filters, mode)
+        translated = engine.translate(query)
+        q, hits = engine.searcher.search(query, k, filters, mode, translations=translated.texts)
     except ManbaError as err:
         _fail(str(err))
+    _warn(translated.warnings)
     if as_json:
         _print_json(
             {
                 "query": query,
                 "query_lang": q.lang,
+                "translations": translated.texts,
+                "warnings": list(translated.warnings),
                 "passages": [hit_to_dict(h, r) for r, h in enumerate(hits, 1)],
             }
         )
@@ -361,6 +371,7 @@ def ask(
         answer = engine.ask(question, k, filters)
     except ManbaError as err:
         _fail(str(err))
+    _warn(answer.warnings)
     if as_json:
         _print_json(answer_to_dict(answer))
         return

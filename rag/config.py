@@ -70,8 +70,17 @@ class EmbedSettings:
 class RetrievalSettings:
     k: int = field(default=5, metadata={"help": "Passages returned."})
     candidates: int = field(default=100, metadata={"help": "Passages each leg proposes."})
-    mode: str = field(default="hybrid", metadata={"help": "'hybrid', 'bm25' or 'dense'."})
+    mode: str = field(
+        default="hybrid", metadata={"help": "'hybrid', 'bm25', 'dense' or 'xling' (one leg)."}
+    )
     dense_weight: float = field(default=0.3, metadata={"help": "Weight of the dense leg."})
+    xling_weight: float = field(
+        default=0.5, metadata={"help": "Weight of the cross-lingual leg (0 turns it off)."}
+    )
+    xling_parts: str = field(
+        default="concepts,names,numbers",
+        metadata={"help": "Cross-lingual evidence used: concepts, names, numbers (comma list)."},
+    )
     fusion: str = field(
         default="score", metadata={"help": "'score' (normalized scores) or 'rrf' (ranks)."}
     )
@@ -83,6 +92,13 @@ class RetrievalSettings:
         default=0.6, metadata={"help": "Weight of the best sentence's coverage in re-ranking."}
     )
     rerank_depth: int = field(default=30, metadata={"help": "Passages re-ranked by sentence."})
+    lang_diversity: float = field(
+        default=0.3,
+        metadata={
+            "help": "A language missing from the top k gets its best passage in when it scores "
+            "at least this share of the best passage's score (0 turns it off)."
+        },
+    )
     dense_min_score: float = field(
         default=0.08,
         metadata={"help": "Cosine below which a dense match is noise (hash collisions)."},
@@ -92,7 +108,15 @@ class RetrievalSettings:
 
     def __post_init__(self) -> None:
         v = "RETRIEVAL__"
-        _choice(v + "MODE", self.mode, ("hybrid", "bm25", "dense"))
+        _choice(v + "MODE", self.mode, ("hybrid", "bm25", "dense", "xling"))
+        for part in (p for p in self.xling_parts.split(",") if p):
+            _choice(v + "XLING_PARTS", part, ("concepts", "names", "numbers"))
+        _require(
+            math.isfinite(self.xling_weight) and self.xling_weight >= 0,
+            v + "XLING_WEIGHT",
+            self.xling_weight,
+            "a number of 0 or more",
+        )
         _choice(v + "FUSION", self.fusion, ("score", "rrf"))
         _choice(v + "DENSE_BACKEND", self.dense_backend, ("exact", "chroma"))
         _unit(v + "DENSE_WEIGHT", self.dense_weight)
@@ -114,6 +138,7 @@ class RetrievalSettings:
             "a number above 0 (BM25 usually takes 0.5 to 2)",
         )
         _unit(v + "BM25_B", self.bm25_b)
+        _unit(v + "LANG_DIVERSITY", self.lang_diversity)
 
 
 @dataclass(frozen=True)
@@ -125,16 +150,72 @@ class AnswerSettings:
     redundancy: float = field(
         default=0.6, metadata={"help": "Token overlap above which a sentence is a repeat."}
     )
+    other_languages: int = field(
+        default=2,
+        metadata={
+            "help": "Extra sentences allowed so that languages the best sentences miss are "
+            "heard too (each still needs min_coverage); 0 turns it off."
+        },
+    )
 
     def __post_init__(self) -> None:
         v = "ANSWER__"
         _require(self.max_sentences >= 1, v + "MAX_SENTENCES", self.max_sentences, "1 or more")
         _unit(v + "MIN_COVERAGE", self.min_coverage)
         _require(
+            self.other_languages >= 0, v + "OTHER_LANGUAGES", self.other_languages, "0 or more"
+        )
+        _require(
             0 < self.redundancy <= 1,
             v + "REDUNDANCY",
             self.redundancy,
             "a number above 0 and at most 1",
+        )
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """An OpenAI-compatible model (OpenAI, Azure's v1 endpoint, Ollama, vLLM, LM Studio).
+
+    Connected when a base URL or an API key is set (MANBA_LLM__* or OPENAI_BASE_URL /
+    OPENAI_API_KEY); otherwise Manba stays offline and never opens a connection."""
+
+    base_url: str = field(
+        default="", metadata={"help": "Endpoint, e.g. http://localhost:11434/v1."}
+    )
+    api_key: str = field(default="", repr=False, metadata={"help": "API key (or OPENAI_API_KEY)."})
+    model: str = field(default="gpt-4o-mini", metadata={"help": "Chat model name."})
+    timeout: float = field(default=30.0, metadata={"help": "Seconds before a request fails."})
+    max_retries: int = field(default=2, metadata={"help": "Retries of a failed request."})
+    translate: bool = field(
+        default=True,
+        metadata={"help": "Translate questions into the corpus languages for retrieval."},
+    )
+    translation_weight: float = field(
+        default=0.5, metadata={"help": "Weight of each translated question's lexical leg."}
+    )
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.base_url or self.api_key)
+
+    def __post_init__(self) -> None:
+        v = "LLM__"
+        _require(
+            math.isfinite(self.timeout) and self.timeout > 0, v + "TIMEOUT", self.timeout, "> 0"
+        )
+        _require(self.max_retries >= 0, v + "MAX_RETRIES", self.max_retries, "0 or more")
+        _require(
+            math.isfinite(self.translation_weight) and self.translation_weight >= 0,
+            v + "TRANSLATION_WEIGHT",
+            self.translation_weight,
+            "a number of 0 or more",
+        )
+        _require(
+            not self.base_url or self.base_url.startswith(("http://", "https://")),
+            v + "BASE_URL",
+            self.base_url,
+            "an http:// or https:// URL",
         )
 
 
@@ -145,11 +226,12 @@ class Settings:
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
 
     def fingerprint(self) -> str:
         """Hash of everything that shapes the stored index (chunking, embedding, analyzer,
         BM25 parameters, which bm25s bakes into its index)."""
-        from rag import __version__
+        from rag import __version__, crossling
         from rag.analysis import ANALYZER_VERSION
 
         shaping: dict[str, Any] = {
@@ -157,6 +239,7 @@ class Settings:
             "embed": asdict(self.embed),
             "bm25": [self.retrieval.bm25_k1, self.retrieval.bm25_b],
             "analyzer": ANALYZER_VERSION,
+            "lexicon": crossling.version(),
             "format": __version__.split(".")[0],
         }
         blob = json.dumps(shaping, sort_keys=True).encode()
@@ -224,4 +307,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             key = f"{ENV_PREFIX}{f.name}".upper()
             if key in env:
                 top[f.name] = _coerce(env[key], value, key)
-    return replace(settings, **top)
+    settings = replace(settings, **top)
+    # The OpenAI client's own variables configure the model unless MANBA_LLM__* says otherwise.
+    llm = settings.llm
+    base_url = llm.base_url or env.get("OPENAI_BASE_URL", "")
+    api_key = llm.api_key or env.get("OPENAI_API_KEY", "")
+    return replace(settings, llm=replace(llm, base_url=base_url, api_key=api_key))

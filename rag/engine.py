@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any
 
+from rag import langs
 from rag.answer import extractive_answer
 from rag.config import Settings
+from rag.llm import ChatModel
 from rag.retrieval import Filters, Searcher
 from rag.store import IndexReader
+from rag.translate import Translations, Translator
 from rag.types import Answer, Hit
 
 
@@ -19,10 +22,22 @@ class Engine:
         self.settings = settings
         self.reader = IndexReader(settings)
         self.searcher = Searcher(self.reader, settings)
+        self.translator: Translator | None = None
+        if settings.llm.connected and settings.llm.translate:
+            self.translator = Translator(ChatModel(settings.llm))
 
     @property
     def mode_label(self) -> str:
+        if self.translator is not None:
+            return f"offline answers, questions translated by {self.translator.model.label}"
         return "offline (extractive)"
+
+    def translate(self, question: str) -> Translations:
+        """Connected mode: the question in the index's other languages (empty offline)."""
+        if self.translator is None or not question.strip():
+            return Translations({})
+        lang = langs.detect(question)
+        return self.translator.translate(question, lang, sorted(set(self.reader.langs.tolist())))
 
     def search(
         self,
@@ -32,11 +47,20 @@ class Engine:
         mode: str | None = None,
         rerank: bool = True,
     ) -> list[Hit]:
-        return self.searcher.search(text, k, filters, mode, rerank=rerank)[1]
+        translated = self.translate(text)
+        return self.searcher.search(
+            text, k, filters, mode, rerank=rerank, translations=translated.texts
+        )[1]
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
-        query, hits = self.searcher.search(question, k, filters)
+        translated = self.translate(question)
+        query, hits = self.searcher.search(question, k, filters, translations=translated.texts)
         answer = extractive_answer(question, query, hits, self.searcher, self.settings.answer)
+        answer = replace(
+            answer,
+            translations=tuple(sorted(translated.texts.items())),
+            warnings=translated.warnings,
+        )
         want = k or self.settings.retrieval.k
         if answer.abstained and len(hits) < want:
             # Few or no matches: fill the list with the nearest passages by embedding, shown
@@ -66,6 +90,8 @@ def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
         "score": round(hit.score, 6),
         "bm25_rank": hit.bm25_rank,
         "dense_rank": hit.dense_rank,
+        "xling_rank": hit.xling_rank,
+        "matched": [{"query": q, "via": how, "term": term} for q, how, term in hit.matched],
         "chunk_id": hit.chunk.chunk_id,
         "doc_id": hit.doc.doc_id,
         "title": hit.doc.title,
@@ -87,6 +113,8 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "answer": answer.answer,
         "abstained": answer.abstained,
         "question_lang": answer.question_lang,
+        "translations": dict(answer.translations),
+        "warnings": list(answer.warnings),
         "citations": [asdict(c) for c in answer.citations],
         "passages": [hit_to_dict(h, r) for r, h in enumerate(answer.hits, 1)],
     }

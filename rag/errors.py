@@ -44,3 +44,7 @@ class EmptyQuestionError(ManbaError):
 
 class ConfigError(ManbaError):
     """A setting has a value Manba cannot use."""
+
+
+class ModelError(ManbaError):
+    """The connected model could not be reached or gave an unusable reply."""

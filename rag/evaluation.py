@@ -124,7 +124,16 @@ def _row_id(doc_id: str, prefixes: Iterable[str] = ()) -> str:
 
 def ablation_modes() -> list[str]:
     """Each leg alone and fused, without and with the sentence re-ranking; fused last."""
-    return ["bm25-norerank", "dense-norerank", "hybrid-norerank", "bm25", "dense", "hybrid"]
+    return [
+        "bm25-norerank",
+        "dense-norerank",
+        "xling-norerank",
+        "hybrid-norerank",
+        "bm25",
+        "dense",
+        "xling",
+        "hybrid",
+    ]
 
 
 def run_eval(

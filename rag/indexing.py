@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from llama_index.core.schema import Document
 
-from rag import langs
+from rag import crossling, langs
 from rag.analysis import analyze
 from rag.chunking import SentenceChunker
 from rag.config import Settings
@@ -100,9 +100,16 @@ def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
         # from the store instead of analyzing at query time. The chunk's tokens are the
         # sentences' tokens plus the title's when the title is not part of the chunk.
         per_sentence = [analyze(doc.text[s:e], chunk.lang) for s, e in chunk.sentences]
-        title = analyze(doc.title, chunk.lang) if search_text(doc.title, text) != text else []
+        # Cross-lingual tokens (lexicon concepts, name keys, numbers, dates) per sentence: the
+        # xling leg indexes them, and a sentence supports a question's word through them.
+        x_sentence = [crossling.text_tokens(doc.text[s:e], chunk.lang) for s, e in chunk.sentences]
+        with_title = search_text(doc.title, text) != text
+        title = analyze(doc.title, chunk.lang) if with_title else []
+        x_title = crossling.text_tokens(doc.title, chunk.lang) if with_title else []
         tokens = title + [t for sent in per_sentence for t in sent]
-        records.append(ChunkRecord(chunk, tokens, _NO_VECTOR, per_sentence))
+        xtokens = x_title + [t for sent in x_sentence for t in sent]
+        sentence_terms = [a + x for a, x in zip(per_sentence, x_sentence, strict=True)]
+        records.append(ChunkRecord(chunk, tokens, _NO_VECTOR, sentence_terms, xtokens))
     return records
 
 

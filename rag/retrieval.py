@@ -10,15 +10,15 @@ vectors, and exact search over 100k x 1024 floats takes tens of milliseconds on 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from rag import langs
+from rag import crossling, langs
 from rag.analysis import analyze
 from rag.config import Settings
 from rag.embeddings import make_embedding
@@ -26,8 +26,15 @@ from rag.errors import ConfigError, EmptyQuestionError
 from rag.store import IndexReader, chroma_client, chroma_collection
 from rag.types import Hit
 
-MODES = ("hybrid", "bm25", "dense")
+MODES = ("hybrid", "bm25", "dense", "xling")
+XLING_CREDIT = 0.8  # share of a word's weight a sentence gets for holding only its stand-in
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF]")
+_HOW = {
+    crossling.CONCEPT: "glossary",
+    crossling.NAME: "name",
+    crossling.NUMBER: "number",
+    crossling.DATE: "date",
+}
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,20 @@ class Query:
     tokens: list[str] = field(default_factory=list)
     vector: np.ndarray | None = None
     weights: dict[str, float] = field(default_factory=dict)  # IDF of each distinct term
+    # The question's content words with their cross-lingual alternatives, and their weights.
+    units: list[crossling.Unit] = field(default_factory=list)
+    unit_weights: list[float] = field(default_factory=list)
+    # Connected mode: the question as the model translated it, one Query per language.
+    translations: list[Query] = field(default_factory=list)
 
     @property
     def total_weight(self) -> float:
-        return sum(self.weights.values())
+        return sum(self.unit_weights) if self.units else sum(self.weights.values())
+
+    @property
+    def xtokens(self) -> list[str]:
+        """Every cross-lingual token of the question, once each."""
+        return list(dict.fromkeys(t for u in self.units for t in sorted(u.alternatives)))
 
 
 class Searcher:
@@ -66,12 +83,24 @@ class Searcher:
         self.settings = settings
         self.embedder = make_embedding(reader.embed_settings)
         self.embedder.set_idf(reader.idf_table)
-        self._vocab: dict[str, int] = reader.bm25.vocab_dict
-        indptr = np.asarray(reader.bm25.scores["indptr"])
-        n_docs = float(reader.bm25.scores["num_docs"])
-        df = np.diff(indptr).astype(np.float64)
-        self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        bm25 = reader.bm25
+        n_docs = float(max(len(reader.chunk_ids), 1))
+        self._vocab: dict[str, int] = bm25.vocab_dict if bm25 is not None else {}
+        if bm25 is not None:
+            df = np.diff(np.asarray(bm25.scores["indptr"])).astype(np.float64)
+            self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        else:
+            self._idf = np.zeros(0)
         self._max_idf = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
+        xbm25 = reader.xbm25
+        self._xvocab: dict[str, int] = xbm25.vocab_dict if xbm25 is not None else {}
+        if xbm25 is not None:
+            xdf = np.diff(np.asarray(xbm25.scores["indptr"])).astype(np.float64)
+            self._xidf = np.log(1.0 + (n_docs - xdf + 0.5) / (xdf + 0.5))
+        else:
+            self._xidf = np.zeros(0)
+        self._parts = tuple(p for p in settings.retrieval.xling_parts.split(",") if p)
+        self.translation_weight = settings.llm.translation_weight
         self._collection: Any = None
         self._sentence_cache: dict[int, list[frozenset[str]]] = {}
 
@@ -83,7 +112,39 @@ class Searcher:
         tokens = [self._resolve(t) for t in analyze(text, lang)]
         weights = {t: self.idf(t) for t in tokens}
         vec = self.embedder.vector(text, self._word_weights(lang, weights))
-        return Query(text, lang, tokens, vec, weights)
+        units: dict[tuple[str, frozenset[str]], crossling.Unit] = {}
+        for unit in crossling.query_units(text, lang, self._parts):
+            unit = replace(unit, token=self._resolve(unit.token) if unit.token else "")
+            units.setdefault((unit.token, unit.alternatives), unit)
+        unit_list = list(units.values())
+        return Query(
+            text, lang, tokens, vec, weights, unit_list, [self._unit_weight(u) for u in unit_list]
+        )
+
+    def _translated(self, translations: Mapping[str, str] | None, lang: str) -> list[Query]:
+        """Queries for the model's translations (not the question's own language)."""
+        out: list[Query] = []
+        for target, text in (translations or {}).items():
+            if target != lang and text.strip():
+                translated = self.query(text, target)
+                if translated.tokens:
+                    out.append(translated)
+        return out
+
+    def _unit_weight(self, unit: crossling.Unit) -> float:
+        """A question word's weight: the IDF of the word itself where the index has it, else
+        the best IDF among the cross-lingual tokens standing for it, else the maximum (a word
+        nothing in the index matches still counts against a passage's support)."""
+        if unit.token and unit.token in self._vocab:
+            return self.idf(unit.token)
+        known = [self.xidf(t) for t in unit.alternatives if t in self._xvocab]
+        return max(known) if known else self._max_idf
+
+    def xidf(self, token: str) -> float:
+        tid = self._xvocab.get(token)
+        return (
+            float(self._xidf[tid]) if tid is not None and tid < len(self._xidf) else self._max_idf
+        )
 
     def _word_weights(self, lang: str, weights: dict[str, float]) -> Callable[[str], float]:
         """Weights for the query's words in its embedding: each word's IDF (of its analyzed
@@ -132,10 +193,19 @@ class Searcher:
 
     def bm25(self, query: Query, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
         known = [t for t in query.tokens if t in self._vocab]
-        if not known:
+        if not known or self.reader.bm25 is None:
             return []
         weights = mask.astype(np.float32) if mask is not None else None
         scores = self.reader.bm25.get_scores(known, weight_mask=weights)
+        return _top(scores, n)
+
+    def xling(self, query: Query, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
+        """BM25 over the cross-lingual tokens: lexicon concepts, name keys, numbers, dates."""
+        known = [t for t in query.xtokens if t in self._xvocab]
+        if not known or self.reader.xbm25 is None:
+            return []
+        weights = mask.astype(np.float32) if mask is not None else None
+        scores = self.reader.xbm25.get_scores(known, weight_mask=weights)
         return _top(scores, n)
 
     def dense(
@@ -186,10 +256,17 @@ class Searcher:
             for r, (i, s) in enumerate(self.dense(query, mask, k, floor=False), 1)
         ]
 
-    def _hit(self, i: int, score: float, b_rank: int | None, d_rank: int | None) -> Hit:
+    def _hit(
+        self,
+        i: int,
+        score: float,
+        b_rank: int | None,
+        d_rank: int | None,
+        x_rank: int | None = None,
+    ) -> Hit:
         chunk = self.reader.chunk(i)
         info, _ = self.reader.doc(chunk.doc_id)
-        return Hit(chunk, info, score, b_rank, d_rank)
+        return Hit(chunk, info, score, b_rank, d_rank, x_rank)
 
     # --- sentence-level re-ranking ---------------------------------------------------------
     def sentence_terms(self, i: int) -> list[frozenset[str]]:
@@ -203,11 +280,31 @@ class Searcher:
         return cached
 
     @staticmethod
-    def coverage(query: Query, terms: frozenset[str]) -> float:
-        """Share of the question's IDF weight that ``terms`` contain."""
+    def coverage(query: Query, terms: frozenset[str], lang: str | None = None) -> float:
+        """Share of the question's weight that ``terms`` support: a word counts when the
+        sentence has the word itself or a cross-lingual token standing for it. A sentence in
+        ``lang`` is also measured against the question's translation into ``lang``, if any."""
+        own = Searcher._coverage(query, terms)
+        for translated in query.translations:
+            if translated.lang == lang:
+                own = max(own, Searcher._coverage(translated, terms))
+        return own
+
+    @staticmethod
+    def _coverage(query: Query, terms: frozenset[str]) -> float:
         total = query.total_weight
         if total <= 0:
             return 0.0
+        if query.units:
+            got = 0.0
+            for u, w in zip(query.units, query.unit_weights, strict=True):
+                if u.token and u.token in terms:
+                    got += w
+                elif not u.alternatives.isdisjoint(terms):
+                    # Through a glossary entry, a name key or a number: good evidence, but the
+                    # word itself is better, so a same-language exact match wins a tie.
+                    got += XLING_CREDIT * w
+            return got / total
         return sum(w for t, w in query.weights.items() if t in terms) / total
 
     def rerank(
@@ -225,7 +322,10 @@ class Searcher:
                 i,
                 s / top
                 + weight
-                * max((self.coverage(query, t) for t in self.sentence_terms(i)), default=0.0),
+                * max(
+                    (self.coverage(query, t, self.reader.langs[i]) for t in self.sentence_terms(i)),
+                    default=0.0,
+                ),
             )
             for i, s in head
         ]
@@ -242,15 +342,23 @@ class Searcher:
         mode: str | None = None,
         lang: str | None = None,
         rerank: bool = True,
+        translations: Mapping[str, str] | None = None,
     ) -> tuple[Query, list[Hit]]:
-        """The top ``k`` passages for ``text``; each Hit records each leg's rank."""
+        """The top ``k`` passages for ``text``; each Hit records each leg's rank.
+
+        ``translations`` (connected mode: the question in other languages, by the model) add
+        one lexical leg each, over the passages in that language; the offline legs stay."""
         rs = self.settings.retrieval
         k = k or rs.k
         mode = mode or rs.mode
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         query = self.query(text, lang)
-        if not query.tokens and (query.vector is None or not query.vector.any()):
+        if (
+            not query.tokens
+            and not query.xtokens
+            and (query.vector is None or not query.vector.any())
+        ):
             raise EmptyQuestionError(
                 "the question has no words to search for (only punctuation or very common "
                 "words); ask with a name, a place or a topic"
@@ -259,13 +367,141 @@ class Searcher:
         n = max(rs.candidates, k)
         lexical = self.bm25(query, mask, n) if mode in ("hybrid", "bm25") else []
         dense = self.dense(query, mask, n) if mode in ("hybrid", "dense") else []
-        fused = fuse(lexical, dense, rs.dense_weight, rs.fusion, rs.rrf_k)
-        if rerank and rs.sentence_weight > 0 and query.tokens:
-            fused = self.rerank(query, fused, rs.rerank_depth, rs.sentence_weight)
+        xling = self.xling(query, mask, n) if mode in ("hybrid", "xling") and self._parts else []
+        legs = [
+            (lexical, 1.0 - rs.dense_weight),
+            (dense, rs.dense_weight),
+            (xling, rs.xling_weight),
+        ]
+        do_rerank = rerank and rs.sentence_weight > 0 and bool(query.tokens or query.units)
+        depth = rs.rerank_depth or n
+
+        def ranked(legs: list[tuple[list[tuple[int, float]], float]]) -> list[tuple[int, float]]:
+            fused = fuse_legs(legs, rs.fusion, rs.rrf_k)
+            if do_rerank:
+                fused = self.rerank(query, fused, rs.rerank_depth, rs.sentence_weight)
+            return diversify(fused, k, self.reader.langs, rs.lang_diversity, depth)
+
+        top = ranked(legs)
+        translated = self._translated(translations, query.lang) if mode == "hybrid" else []
+        if translated:
+            # Connected: one lexical leg per translation, over the passages in its language.
+            # The offline ranking's best half stays in the list whatever the model wrote.
+            keep = top[: (k + 1) // 2]
+            query.translations.extend(translated)
+            for t in translated:
+                in_lang = self.reader.langs == t.lang
+                leg_mask = in_lang if mask is None else (mask & in_lang)
+                legs.append((self.bm25(t, leg_mask, n), self.translation_weight))
+            top = keep_offline(ranked(legs), keep, k)
         b_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
-        hits = [self._hit(i, score, b_rank.get(i), d_rank.get(i)) for i, score in fused[:k]]
+        x_rank = {i: r for r, (i, _) in enumerate(xling, 1)}
+        hits = [
+            replace(
+                self._hit(i, score, b_rank.get(i), d_rank.get(i), x_rank.get(i)),
+                matched=self.explain(query, i),
+            )
+            for i, score in top
+        ]
         return query, hits
+
+    def explain(self, query: Query, i: int) -> tuple[tuple[str, str, str], ...]:
+        """Which of the question's words passage ``i`` matched, and through what."""
+        terms: set[str] = set()
+        for sentence in self.sentence_terms(i):
+            terms |= sentence
+        out: list[tuple[str, str, str]] = []
+        for unit in query.units:
+            if unit.token and unit.token in terms:
+                out.append((unit.word, "word", unit.word))
+                continue
+            for token in sorted(unit.alternatives & terms):
+                how = _HOW[token[:2]]
+                out.append((unit.word, how, crossling.label(token) if how == "glossary" else ""))
+                break
+        lang = self.reader.langs[i]
+        for translated in query.translations:
+            if translated.lang == lang:
+                words = [w for w in dict.fromkeys(translated.tokens) if w in terms]
+                out.extend((w, "translation", translated.text) for w in words)
+        return tuple(out)
+
+
+def keep_offline(
+    ranked: list[tuple[int, float]], keep: list[tuple[int, float]], k: int
+) -> list[tuple[int, float]]:
+    """``ranked`` cut to ``k`` with every passage of ``keep`` in it: the ones missing take the
+    places of the lowest-ranked others, at the bottom of the list."""
+    ids = {i for i, _ in ranked[:k]}
+    missing = [item for item in keep if item[0] not in ids]
+    if not missing:
+        return ranked[:k]
+    kept = {i for i, _ in keep}
+    head = ranked[:k]
+    while missing:
+        drop = max(j for j, (i, _) in enumerate(head) if i not in kept)
+        head.pop(drop)
+        head.append(missing.pop(0))
+    return head
+
+
+def diversify(
+    ranked: list[tuple[int, float]], k: int, langs: Any, ratio: float, depth: int
+) -> list[tuple[int, float]]:
+    """The top ``k`` of ``ranked``, where each language that scores at least ``ratio`` of the
+    best score within the first ``depth`` passages has its best passage, in place of the
+    lowest-ranked passage of the language that has most. Same-language matches keep the top
+    ranks; the reporting in the other languages is not pushed out of the list by it."""
+    top = ranked[:k]
+    if ratio <= 0 or not top or top[0][1] <= 0:
+        return top
+    floor = ratio * top[0][1]
+    present = {langs[i] for i, _ in top}
+    extra: dict[str, tuple[int, float]] = {}
+    for i, score in ranked[k:depth]:
+        lang = langs[i]
+        if score < floor:
+            break
+        if lang not in present and lang not in extra:
+            extra[lang] = (i, score)
+    for item in extra.values():
+        counts: dict[str, int] = {}
+        for i, _ in top:
+            counts[langs[i]] = counts.get(langs[i], 0) + 1
+        crowded = max(counts, key=lambda lang: counts[lang])
+        if counts[crowded] < 2:
+            break
+        drop = max(j for j, (i, _) in enumerate(top) if langs[i] == crowded)
+        top.pop(drop)
+        top.append(item)
+    return sorted(top, key=lambda kv: -kv[1])
+
+
+def fuse_legs(
+    legs: list[tuple[list[tuple[int, float]], float]], method: str = "score", rrf_k: int = 60
+) -> list[tuple[int, float]]:
+    """Fuse ranked legs with weights; with one non-empty leg, its own order.
+
+    'score': a weighted sum of each leg's scores scaled to [0, 1] by its best score (a passage
+    missing from a leg gets 0 there). 'rrf': weighted reciprocal rank fusion. Ties keep the
+    order of the first leg that ranked the passage.
+    """
+    present = [(leg, w) for leg, w in legs if leg and w > 0]
+    if not present:
+        return []
+    if len(present) == 1:
+        return present[0][0]
+    scores: dict[int, float] = {}
+    for leg, weight in present:
+        top = leg[0][1]
+        for rank, (i, s) in enumerate(leg, 1):
+            if method == "score":
+                add = weight * (s / top if top > 0 else 0.0)
+            else:
+                add = weight / (rrf_k + rank)
+            scores[i] = scores.get(i, 0.0) + add
+    return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
 def fuse(

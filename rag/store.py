@@ -4,6 +4,7 @@
                     tokens, embedding): everything else can be rebuilt from it
     chroma/         Chroma PersistentClient collection (cosine), written through llama-index
     bm25/           bm25s index over the analyzed tokens
+    xbm25/          bm25s index over the cross-lingual tokens (rag.crossling)
     vectors.npy     the embeddings in chunk order, for exact dense search
     manifest.json   fingerprint, generation, counts and content hashes
 
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, lang TEXT NOT NULL,
     sentences TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL,
-    sentence_tokens TEXT NOT NULL DEFAULT '[]'
+    sentence_tokens TEXT NOT NULL DEFAULT '[]', xtokens TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
@@ -73,6 +74,7 @@ class ChunkRecord:
     tokens: list[str]
     vector: np.ndarray
     sentence_tokens: list[list[str]]
+    xtokens: list[str] = field(default_factory=list)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -83,6 +85,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
     if "sentence_tokens" not in columns:  # a store from before the column (re-indexed anyway)
         conn.execute("ALTER TABLE chunks ADD COLUMN sentence_tokens TEXT NOT NULL DEFAULT '[]'")
+    if "xtokens" not in columns:
+        conn.execute("ALTER TABLE chunks ADD COLUMN xtokens TEXT NOT NULL DEFAULT ''")
     return conn
 
 
@@ -192,7 +196,7 @@ class IndexWriter:
             )
             self.conn.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ord, start, end, lang, sentences, tokens,"
-                " vector, sentence_tokens) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " vector, sentence_tokens, xtokens) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         r.chunk.chunk_id,
@@ -205,6 +209,7 @@ class IndexWriter:
                         " ".join(r.tokens),
                         r.vector.astype(np.float32).tobytes(),
                         json.dumps(r.sentence_tokens, ensure_ascii=False),
+                        " ".join(r.xtokens),
                     )
                     for r in records
                 ],
@@ -271,7 +276,7 @@ class IndexWriter:
     def current_manifest(self) -> dict[str, Any] | None:
         """The manifest, if the derived indexes it describes are up to date with the store."""
         path = self.dir / MANIFEST
-        if not path.exists() or not (self.dir / "bm25").exists():
+        if not path.exists() or not all((self.dir / n).exists() for n in ("bm25", "xbm25")):
             return None
         manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
         current = manifest.get("generation") == _generation(self.conn)
@@ -302,7 +307,7 @@ class IndexWriter:
         with self.conn:
             gen = _bump_generation(self.conn)
             self.conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('analyzer', ?)", (ANALYZER_VERSION,)
+                "INSERT OR REPLACE INTO meta VALUES ('analyzer', ?)", (analyzer_id(),)
             )
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
@@ -313,8 +318,9 @@ class IndexWriter:
                 (json.dumps(asdict(self.settings.embed)),),
             )
         self._sync_chroma()
-        ids, tokens, vectors = _load_chunk_arrays(self.conn, self.settings.embed.dim)
-        _write_bm25(self.dir, tokens, self.settings)
+        ids, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, self.settings.embed.dim)
+        _write_bm25(self.dir, "bm25", tokens, self.settings)
+        _write_bm25(self.dir, "xbm25", xtokens, self.settings)
         _atomic_save_npy(self.dir / "vectors.npy", vectors)
         manifest = self._manifest(gen, len(ids))
         tmp = self.dir / (MANIFEST + ".tmp")
@@ -435,44 +441,63 @@ def _bump_generation(conn: sqlite3.Connection) -> int:
 
 def _load_chunk_arrays(
     conn: sqlite3.Connection, dim: int
-) -> tuple[list[str], list[list[str]], np.ndarray]:
+) -> tuple[list[str], list[list[str]], list[list[str]], np.ndarray]:
     ids: list[str] = []
     tokens: list[list[str]] = []
+    xtokens: list[list[str]] = []
     blobs: list[bytes] = []
-    for chunk_id, toks, vector in conn.execute(
-        "SELECT chunk_id, tokens, vector FROM chunks ORDER BY seq"
+    for chunk_id, toks, xtoks, vector in conn.execute(
+        "SELECT chunk_id, tokens, xtokens, vector FROM chunks ORDER BY seq"
     ):
         ids.append(chunk_id)
         tokens.append(toks.split())
+        xtokens.append(xtoks.split())
         blobs.append(vector)
     vectors = (
         np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
         if blobs
         else np.zeros((0, dim), dtype=np.float32)
     )
-    return ids, tokens, vectors
+    return ids, tokens, xtokens, vectors
 
 
-def _build_bm25(tokens: list[list[str]], settings: Settings) -> bm25s.BM25:
+def analyzer_id() -> str:
+    """What must match between an index and the code reading it: the analyzer's version and
+    the cross-lingual lexicon's digest (a changed lexicon means re-indexing)."""
+    from rag import crossling
+
+    return f"{ANALYZER_VERSION}.{crossling.version()}"
+
+
+def _build_bm25(tokens: list[list[str]], settings: Settings) -> bm25s.BM25 | None:
+    """A bm25s index of ``tokens``; None when no chunk has any token (bm25s cannot index it)."""
+    if not any(tokens):
+        return None
     retriever = bm25s.BM25(k1=settings.retrieval.bm25_k1, b=settings.retrieval.bm25_b)
     retriever.index(tokens, show_progress=False)
     return retriever
 
 
-def _write_bm25(index_dir: Path, tokens: list[list[str]], settings: Settings) -> None:
-    tmp = index_dir / "bm25.tmp"
+def _write_bm25(index_dir: Path, name: str, tokens: list[list[str]], settings: Settings) -> None:
+    tmp = index_dir / f"{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    if tokens:
-        _build_bm25(tokens, settings).save(str(tmp))
+    built = _build_bm25(tokens, settings)
+    if built is not None:
+        built.save(str(tmp))
     else:
         tmp.mkdir()
-    final = index_dir / "bm25"
-    old = index_dir / "bm25.old"
+    final = index_dir / name
+    old = index_dir / f"{name}.old"
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_bm25(path: Path) -> bm25s.BM25 | None:
+    """A saved bm25s index, or None for the empty folder written when there was nothing."""
+    return bm25s.BM25.load(str(path)) if any(path.iterdir()) else None
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
@@ -511,10 +536,10 @@ class IndexReader:
                 f"it again with `manba ingest PATH --index {self.dir}`"
             ) from exc
         self.conn = conn
-        if analyzer is not None and analyzer != ANALYZER_VERSION:
+        if analyzer is not None and analyzer != analyzer_id():
             raise StaleIndexError(
                 f"the index at {self.dir} was built with analyzer version {analyzer}, this "
-                f"Manba uses {ANALYZER_VERSION}; run `manba ingest PATH --index {self.dir}` "
+                f"Manba uses {analyzer_id()}; run `manba ingest PATH --index {self.dir}` "
                 "(any path, even one already indexed) to re-index the stored documents"
             )
         self.embed_settings = EmbedSettings(**json.loads(embed)) if embed else settings.embed
@@ -551,26 +576,27 @@ class IndexReader:
         self.dates = np.array([r[8] for r in rows])
         self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
         self.generation = _generation(conn)
-        self.bm25, self.vectors = self._load_derived()
+        self.bm25, self.xbm25, self.vectors = self._load_derived()
         self._doc_cache: dict[str, tuple[DocInfo, str]] = {}
         self._lock = threading.Lock()
 
-    def _load_derived(self) -> tuple[bm25s.BM25, np.ndarray]:
+    def _load_derived(self) -> tuple[bm25s.BM25 | None, bm25s.BM25 | None, np.ndarray]:
         manifest_path = self.dir / MANIFEST
         manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {}
         fresh = manifest.get("generation") == self.generation
-        if fresh and (self.dir / "bm25").exists() and (self.dir / "vectors.npy").exists():
+        names = ("bm25", "xbm25", "vectors.npy")
+        if fresh and all((self.dir / name).exists() for name in names):
             vectors = np.load(self.dir / "vectors.npy")
             if vectors.shape[0] == len(self.chunk_ids):
-                return bm25s.BM25.load(str(self.dir / "bm25")), vectors
+                return _load_bm25(self.dir / "bm25"), _load_bm25(self.dir / "xbm25"), vectors
         log.warning(
             "derived indexes in %s are behind the store (an ingest did not finish); rebuilding "
             "them in memory. Run `manba ingest PATH --index %s` to write them again.",
             self.dir,
             self.dir,
         )
-        _, tokens, vectors = _load_chunk_arrays(self.conn, self.embed_settings.dim)
-        return _build_bm25(tokens, self.settings), vectors
+        _, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, self.embed_settings.dim)
+        return _build_bm25(tokens, self.settings), _build_bm25(xtokens, self.settings), vectors
 
     def doc(self, doc_id: str) -> tuple[DocInfo, str]:
         """A document's info and original text (one SQLite connection, shared under a lock)."""

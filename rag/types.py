@@ -56,6 +56,11 @@ class Hit:
     score: float
     bm25_rank: int | None = None
     dense_rank: int | None = None
+    xling_rank: int | None = None
+    # Why it matched: (question word, how, what) — how is "word" (the word itself), "glossary"
+    # (a lexicon concept, what = its English label), "name" (phonetic key), "number", "date"
+    # or "translation" (a word of the model's translation of the question, what = that text).
+    matched: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,3 +88,7 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
+    # Connected mode: the question as the model translated it for retrieval, by language,
+    # and anything that went wrong on the way (shown to the user, never hidden).
+    translations: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = ()

@@ -49,11 +49,11 @@ def read_text(path: Path) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_env() -> Iterator[None]:
-    """No MANBA_* setting from the developer's shell leaks into the tests, and no connection
-    leaves the machine (loopback and Unix sockets stay allowed)."""
+    """No MANBA_* (or OPENAI_*) setting from the developer's shell leaks into the tests, and
+    no connection leaves the machine (loopback and Unix sockets stay allowed)."""
     mp = pytest.MonkeyPatch()
     for key in list(os.environ):
-        if key.startswith("MANBA_"):
+        if key.startswith("MANBA_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
             mp.delenv(key)
     real_connect = socket.socket.connect
 

@@ -1,0 +1,236 @@
+"""Cross-lingual evidence with no model: tokens that mean the same in Persian, Arabic and English.
+
+Every word of a text (a passage at ingest, a question at query time) may stand for
+language-independent tokens, which a second BM25 index (the "xling" leg) matches:
+
+- ``~c<concept>``: a concept of the team's trilingual lexicon (``rag/resources/lexicon``), found
+  by the word's analyzed form in its language, or a phrase of two or three words;
+- ``~k<key>``: a cross-script phonetic key of a name (``rag.translit``): Putin, پوتین and بوتين
+  share one. Keys are made for Arabic-script words (Persian and Arabic have no capitals to tell
+  a name, and their shared vocabulary meets through the same keys) and for capitalized Latin
+  words; in questions for every Latin word the lexicon does not know;
+- ``~n<number>`` for numbers in any digit set (Solar Hijri years in Persian text also stand for
+  the Gregorian years they overlap), and ``~d<ISO date>`` for full dates in any calendar.
+
+A question becomes "units": one per content word, each with the word's own analyzed token and
+the cross-lingual tokens that may stand for it, so a sentence supports the word when it holds
+either. Nothing here is learnt from evaluation data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from rag import dates
+from rag.analysis import analyze, stopwords
+from rag.normalize import clean, fold
+from rag.translit import name_keys
+
+CONCEPT, NAME, NUMBER, DATE = "~c", "~k", "~n", "~d"
+PARTS = ("concepts", "names", "numbers")
+_PREFIX_PART = {CONCEPT: "concepts", NAME: "names", NUMBER: "numbers", DATE: "numbers"}
+_WORD = re.compile(r"[^\W_]+(?:\u200c[^\W_]+)*")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_LATIN_UPPER = re.compile(r"[A-Z\u00c0-\u00de]")
+_MAX_PHRASE = 3
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One content word of a question and everything that may stand for it in a passage."""
+
+    word: str
+    token: str
+    alternatives: frozenset[str]
+
+
+@dataclass
+class Lexicon:
+    """Analyzed word forms (per language) and phrases -> concept ids."""
+
+    words: dict[str, dict[str, frozenset[str]]]
+    phrases: dict[str, dict[tuple[str, ...], frozenset[str]]]
+    labels: dict[str, dict[str, str]]  # concept -> {lang: first variant}
+    digest: str
+
+    def concepts(self, lang: str, token: str) -> frozenset[str]:
+        return self.words.get(lang, {}).get(token, frozenset())
+
+
+def _files() -> list[tuple[str, str]]:
+    folder = resources.files("rag").joinpath("resources/lexicon")
+    if not folder.is_dir():
+        return []
+    out = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".tsv"):
+            out.append((entry.name, entry.read_text("utf-8")))
+    return out
+
+
+def _concept_id(en: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", en.lower()).strip("_")
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """The lexicon, loaded once: every variant analyzed as search analyzes text."""
+    words: dict[str, dict[str, set[str]]] = {"en": {}, "fa": {}, "ar": {}}
+    phrases: dict[str, dict[tuple[str, ...], set[str]]] = {"en": {}, "fa": {}, "ar": {}}
+    labels: dict[str, dict[str, str]] = {}
+    digest = hashlib.sha256()
+    for name, text in _files():
+        digest.update(name.encode() + b"\0" + text.encode())
+        for line in text.splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            cells = line.split("\t")
+            if len(cells) != 4:
+                continue  # the lexicon's own test reports malformed lines
+            _, en, fa, ar = cells
+            variants = {
+                lang: [v.strip() for v in cell.split("|") if v.strip()]
+                for lang, cell in (("en", en), ("fa", fa), ("ar", ar))
+            }
+            if not variants["en"]:
+                continue
+            concept = _concept_id(variants["en"][0])
+            if not concept:
+                continue
+            labels.setdefault(concept, {lang: vs[0] for lang, vs in variants.items() if vs})
+            for lang, vs in variants.items():
+                for variant in vs:
+                    tokens = tuple(analyze(variant, lang))
+                    if len(tokens) == 1:
+                        words[lang].setdefault(tokens[0], set()).add(concept)
+                    elif 1 < len(tokens) <= _MAX_PHRASE:
+                        phrases[lang].setdefault(tokens, set()).add(concept)
+    return Lexicon(
+        words={lang: {t: frozenset(c) for t, c in m.items()} for lang, m in words.items()},
+        phrases={lang: {t: frozenset(c) for t, c in m.items()} for lang, m in phrases.items()},
+        labels=labels,
+        digest=digest.hexdigest()[:12],
+    )
+
+
+def version() -> str:
+    """Changes whenever the lexicon does: stored with the index, which is rebuilt on change."""
+    return lexicon().digest
+
+
+def _lookup_langs(word: str, lang: str) -> tuple[str, ...]:
+    """Languages whose lexicon a word is looked up in: Arabic-script words in both Persian and
+    Arabic (they share much vocabulary), Latin words in English."""
+    if _ARABIC.search(word):
+        return (lang, "ar" if lang == "fa" else "fa") if lang in ("fa", "ar") else ("fa", "ar")
+    return ("en",)
+
+
+@lru_cache(maxsize=200_000)
+def _word(
+    word: str, lang: str, capitalized: bool, query: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(analyzed tokens, cross-lingual tokens) of one word as written."""
+    cleaned = clean(word)
+    if not cleaned:
+        return (), ()
+    if cleaned.isdigit():
+        return (), _number_tokens(cleaned, lang)
+    lex = lexicon()
+    arabic_script = bool(_ARABIC.search(cleaned))
+    word_lang = (
+        lang if arabic_script == (lang in ("fa", "ar")) else ("ar" if arabic_script else "en")
+    )
+    tokens = tuple(analyze(word, word_lang))
+    if not tokens:
+        return (), ()  # a stopword
+    out: list[str] = []
+    for lookup_lang in _lookup_langs(cleaned, word_lang):
+        for token in tokens if lookup_lang == word_lang else analyze(word, lookup_lang):
+            out.extend(CONCEPT + c for c in lex.concepts(lookup_lang, token))
+    if arabic_script:
+        if fold(cleaned) not in stopwords("fa") | stopwords("ar"):
+            out.extend(NAME + k for k in name_keys(cleaned))
+    elif capitalized or (query and not out):
+        out.extend(NAME + k for k in name_keys(cleaned))
+    return tokens, tuple(dict.fromkeys(out))
+
+
+def _number_tokens(digits: str, lang: str) -> tuple[str, ...]:
+    value = digits.lstrip("0") or "0"
+    out = [NUMBER + value]
+    if lang == "fa" and len(value) == 4 and 1300 <= int(value) <= 1499:
+        year = int(value)
+        out += [NUMBER + str(year + 621), NUMBER + str(year + 622)]
+    return tuple(out)
+
+
+def _phrase_tokens(analyzed: list[str], lang: str) -> list[str]:
+    table = lexicon().phrases.get(lang, {})
+    if not table:
+        return []
+    out: list[str] = []
+    for size in range(2, _MAX_PHRASE + 1):
+        for i in range(len(analyzed) - size + 1):
+            found = table.get(tuple(analyzed[i : i + size]))
+            if found:
+                out.extend(CONCEPT + c for c in found)
+    return out
+
+
+def _words(text: str) -> Iterable[tuple[str, bool]]:
+    """The words of ``text`` with whether each starts with a capital letter."""
+    for match in _WORD.finditer(text):
+        word = match.group()
+        yield word, bool(_LATIN_UPPER.match(word))
+
+
+def text_tokens(text: str, lang: str) -> list[str]:
+    """The cross-lingual tokens of a passage or sentence (repeats kept: BM25 counts them)."""
+    out: list[str] = []
+    analyzed: list[str] = []
+    for word, capitalized in _words(text):
+        tokens, xtokens = _word(word, lang, capitalized, False)
+        out.extend(xtokens)
+        analyzed.extend(tokens)
+    out.extend(_phrase_tokens(analyzed, lang))
+    out.extend(DATE + d.isoformat() for d in dates.dates_in(text))
+    return out
+
+
+def query_units(text: str, lang: str, parts: Iterable[str] = PARTS) -> list[Unit]:
+    """The question's content words, each with its analyzed token and cross-lingual tokens.
+
+    ``parts`` limits which kinds of evidence are used (for measuring what each contributes).
+    """
+    keep = set(parts)
+    units: list[Unit] = []
+    analyzed: list[str] = []
+    for word, _ in _words(text):
+        tokens, xtokens = _word(word, lang, True, True)
+        alternatives = frozenset(t for t in xtokens if _PREFIX_PART[t[:2]] in keep)
+        if not tokens and not alternatives:
+            continue
+        analyzed.extend(tokens)
+        units.append(Unit(word, tokens[0] if tokens else "", alternatives))
+    if "concepts" in keep:
+        phrase = frozenset(_phrase_tokens(analyzed, lang))
+        if phrase:
+            units.append(Unit(" ".join(analyzed), "", phrase))
+    if "numbers" in keep:
+        for d in dates.dates_in(text):
+            units.append(Unit(d.isoformat(), "", frozenset({DATE + d.isoformat()})))
+    return units
+
+
+def label(token: str, lang: str = "en") -> str:
+    """A readable name for a cross-lingual token: the concept's word, or the token itself."""
+    if token.startswith(CONCEPT):
+        labels = lexicon().labels.get(token[2:], {})
+        return labels.get(lang) or labels.get("en") or token[2:]
+    return token[2:]

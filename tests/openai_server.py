@@ -1,0 +1,110 @@
+"""A small OpenAI-compatible HTTP server on 127.0.0.1 for tests of the connected mode.
+
+It speaks enough of the protocol for the real ``openai`` client: ``POST /v1/chat/completions``
+(plain and streamed) and ``GET /v1/models``. What the "model" replies is decided by the test
+through ``reply(messages) -> str``; every request body is recorded. ``fail_with`` makes it
+answer with an HTTP error instead.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = Callable[[list[dict[str, Any]]], str]
+
+
+class FakeModel:
+    def __init__(self, reply: Reply, model: str = "fake-model") -> None:
+        self.reply = reply
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self.fail_with: int | None = None
+        self.base_url = ""
+
+
+def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            return
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/").endswith("/models"):
+                self._send(200, {"object": "list", "data": [{"id": fake.model, "object": "model"}]})
+            else:
+                self._send(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            fake.requests.append(body)
+            if fake.fail_with is not None:
+                self._send(fake.fail_with, {"error": {"message": "injected failure"}})
+                return
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._send(404, {"error": {"message": "not found"}})
+                return
+            text = fake.reply(body.get("messages", []))
+            created = int(time.time())
+            if body.get("stream"):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for piece in [text[i : i + 8] for i in range(0, len(text), 8)] or [""]:
+                    chunk = {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": body.get("model", fake.model),
+                        "choices": [{"index": 0, "delta": {"content": piece}}],
+                    }
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+                return
+            self._send(
+                200,
+                {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": body.get("model", fake.model),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                },
+            )
+
+    return Handler
+
+
+@contextmanager
+def serve(reply: Reply, model: str = "fake-model") -> Iterator[FakeModel]:
+    """Run a fake model on a free loopback port for the duration of the block."""
+    fake = FakeModel(reply, model)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,171 @@
+"""Cross-lingual retrieval offline: the seed articles answer each other across fa/ar/en, names,
+numbers and dates meet across scripts and calendars, and the lexicon is well-formed."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from importlib import resources
+
+import pytest
+
+from rag import crossling
+from rag.analysis import analyze
+from rag.engine import Engine, answer_to_dict
+from rag.retrieval import Filters
+
+# (question, words one of which every cited passage must contain: the topic, in fa/ar/en)
+SOCHI = ("sochi", "سوچی", "سوتشي", "سوچي")
+PHONE = ("phone", "call", "تلفن", "تماس", "هاتف", "اتصال")
+IDLIB = ("idlib", "ادلب", "إدلب")
+SEED_QUESTIONS = [
+    ("en", "What was agreed in Sochi about Idlib?", SOCHI),
+    ("fa", "در توافق سوچی درباره ادلب چه توافق شد؟", SOCHI),
+    ("ar", "ما الذي تم الاتفاق عليه في سوتشي بشأن إدلب؟", SOCHI),
+    ("en", "What did Putin and Erdogan discuss in their phone call?", PHONE),
+    ("fa", "پوتین و اردوغان در تماس تلفنی درباره چه گفت‌وگو کردند؟", PHONE),
+    ("ar", "ماذا بحث بوتين وأردوغان في الاتصال الهاتفي؟", PHONE),
+    ("en", "How did the fighting in Idlib escalate?", IDLIB),
+    ("fa", "درگیری‌ها و حملات در ادلب", IDLIB),
+    ("ar", "التصعيد والهجوم في إدلب", IDLIB),
+]
+
+
+@pytest.mark.parametrize(("lang", "question", "topic"), SEED_QUESTIONS)
+def test_seed_articles_answer_each_other(
+    engine: Engine, lang: str, question: str, topic: tuple[str, ...]
+) -> None:
+    answer = engine.ask(question)
+    assert not answer.abstained, answer.answer
+    assert answer.question_lang == lang
+    cited_langs = {c.lang for c in answer.citations}
+    assert len(cited_langs) >= 2, (question, cited_langs, answer.answer)
+    for citation in answer.citations:
+        passage = engine.reader.doc(citation.doc_id)[1][
+            citation.passage_start : citation.passage_end
+        ].lower()
+        assert any(word in passage for word in topic), (question, citation.quote)
+
+
+def test_english_question_finds_persian_and_arabic_passages(engine: Engine) -> None:
+    """Restricted to the other languages, the question still finds the topic, and says why."""
+    hits = engine.search(
+        "What did Erdogan ask Putin about Idlib?", k=4, filters=Filters(("fa", "ar"))
+    )
+    assert {h.chunk.lang for h in hits} == {"fa", "ar"}
+    top = hits[0]
+    hows = {how for _, how, _ in top.matched}
+    assert "name" in hows, top.matched
+    words = {q.lower() for q, how, _ in top.matched if how == "name"}
+    assert {"erdogan", "putin", "idlib"} & words
+
+
+def test_json_passages_say_why_they_matched(engine: Engine) -> None:
+    data = answer_to_dict(engine.ask("اتفاق سوتشي بين روسيا وتركيا"))
+    en = [p for p in data["passages"] if p["lang"] == "en"]
+    assert en, [p["lang"] for p in data["passages"]]
+    via = {m["via"] for p in en for m in p["matched"]}
+    assert via & {"name", "glossary"}
+    for p in data["passages"]:
+        assert "xling_rank" in p
+        for m in p["matched"]:
+            assert set(m) == {"query", "via", "term"}
+            assert m["via"] in {"word", "glossary", "name", "number", "date"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kind"),
+    [
+        ("Putin", "پوتین", crossling.NAME),
+        ("Putin", "بوتين", crossling.NAME),
+        ("Erdoğan", "أردوغان", crossling.NAME),
+        ("Idlib", "إدلب", crossling.NAME),
+        ("Kremlin", "الكرملين", crossling.NAME),
+        ("2018", "۲۰۱۸", crossling.NUMBER),
+        ("2018", "٢٠١٨", crossling.NUMBER),
+        ("1 March 2020", "۱۱ اسفند ۱۳۹۸", crossling.DATE),  # Gregorian and Solar Hijri
+        ("in 2020", "در سال ۱۳۹۸", crossling.NUMBER),  # a Solar Hijri year's Gregorian years
+    ],
+)
+def test_cross_script_tokens_meet(a: str, b: str, kind: str) -> None:
+    lang_a = "fa" if re.search("[\u0600-\u06ff]", a) else "en"
+    lang_b = "ar" if re.search("[ةأإ٠-٩]|ال", b) else "fa"
+    ta = {t for t in crossling.text_tokens(a, lang_a) if t.startswith(kind)}
+    tb = {t for t in crossling.text_tokens(b, lang_b) if t.startswith(kind)}
+    assert ta & tb, (ta, tb)
+
+
+@pytest.mark.parametrize(
+    ("en", "fa", "ar"),
+    [
+        ("agreement", "توافق", "اتفاق"),
+        ("ceasefire", "آتش‌بس", "وقف إطلاق النار"),
+        ("president", "رئیس‌جمهور", "الرئيس"),
+        ("soldiers", "سربازان", "جنود"),
+        ("Germany", "آلمان", "ألمانيا"),
+    ],
+)
+def test_lexicon_concepts_meet(en: str, fa: str, ar: str) -> None:
+    def concepts(text: str, lang: str) -> set[str]:
+        return {t for t in crossling.text_tokens(text, lang) if t.startswith(crossling.CONCEPT)}
+
+    assert concepts(en, "en") & concepts(fa, "fa") & concepts(ar, "ar")
+
+
+def test_query_units_keep_the_word_and_its_alternatives() -> None:
+    units = crossling.query_units("What did Erdogan say about the agreement in 2018?", "en")
+    by_word = {u.word: u for u in units}
+    assert by_word["Erdogan"].alternatives and by_word["2018"].alternatives
+    assert any(t.startswith(crossling.CONCEPT) for t in by_word["agreement"].alternatives)
+    only_names = crossling.query_units("the agreement with Erdogan", "en", parts=("names",))
+    assert all(not t.startswith(crossling.CONCEPT) for u in only_names for t in u.alternatives)
+
+
+def _lexicon_rows() -> list[tuple[str, int, list[str]]]:
+    folder = resources.files("rag").joinpath("resources/lexicon")
+    rows = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".tsv"):
+            continue
+        for lineno, line in enumerate(entry.read_text("utf-8").splitlines(), 1):
+            if line.strip() and not line.startswith("#"):
+                rows.append((entry.name, lineno, line.split("\t")))
+    return rows
+
+
+def test_lexicon_is_well_formed_and_large() -> None:
+    rows = _lexicon_rows()
+    assert len(rows) >= 3000
+    problems = []
+    for name, lineno, cells in rows:
+        where = f"{name}:{lineno}"
+        if len(cells) != 4 or not all(c.strip() for c in cells):
+            problems.append(f"{where}: needs 4 non-empty tab-separated cells")
+            continue
+        _, en, fa, ar = cells
+        if not re.fullmatch(r"[a-z0-9 '\-|.]+", en.lower()):
+            problems.append(f"{where}: English cell has non-Latin text: {en}")
+        if re.search("[يكة]|[A-Za-z]", fa):
+            problems.append(f"{where}: Persian cell has Arabic ي/ك/ة or Latin: {fa}")
+        if re.search("[پچژگیک]|[A-Za-z]", ar):
+            problems.append(f"{where}: Arabic cell has Persian letters or Latin: {ar}")
+        if any(unicodedata.category(ch) == "Mn" and ch != "\u200c" for ch in fa + ar):
+            problems.append(f"{where}: diacritics")
+    assert not problems, problems[:20]
+
+
+def test_lexicon_header_states_coverage_and_checking() -> None:
+    folder = resources.files("rag").joinpath("resources/lexicon")
+    for entry in folder.iterdir():
+        if entry.name.endswith(".tsv"):
+            head = entry.read_text("utf-8")[:3000].lower()
+            assert "coverage" in head and "checked" in head, entry.name
+
+
+def test_lexicon_loads_every_language() -> None:
+    lex = crossling.lexicon()
+    for lang in ("en", "fa", "ar"):
+        assert len(lex.words[lang]) > 2000, lang
+    assert crossling.version() == lex.digest and len(lex.digest) == 12
+    # Every variant is stored as search analyzes it.
+    assert lex.concepts("en", analyze("agreements", "en")[0])
