@@ -62,6 +62,29 @@ def card_head(label: str, title: str, doc_id: str, lang: str, kind: str = "card"
     )
 
 
+_VIA = {
+    "word": "same word",
+    "glossary": "glossary",
+    "name": "name, across scripts",
+    "number": "number",
+    "date": "date",
+    "translation": "model's translation",
+}
+
+
+def why_matched(h: Hit) -> str:
+    """Which question words the passage matched and how, e.g. 'Putin (name, across scripts)'."""
+    parts = []
+    for query, how, term in h.matched:
+        label = _VIA.get(how, how)
+        if how == "glossary" and term:
+            label += f": {term}"
+        parts.append(f"<bdi>{safe(query)}</bdi> ({safe(label)})")
+    if not parts:
+        return ""
+    return f'<div class="manba-why"><small>Matched: {", ".join(parts)}</small></div>'
+
+
 def passage_html(c: Citation, hit_text: str) -> str:
     """The passage with the cited sentence highlighted."""
     rel_start, rel_end = c.start - c.passage_start, c.end - c.passage_start
@@ -75,9 +98,15 @@ def render_answer(answer: Answer, key: str) -> None:
     hits = {h.chunk.chunk_id: h for h in answer.hits}
     with left:
         st.subheader("Answer")
+        for warning in answer.warnings:
+            st.warning(warning)
         if answer.abstained:
             st.warning("No answer found in the documents.")
         st.markdown(block(safe(answer.answer), answer.question_lang), unsafe_allow_html=True)
+        if answer.translations:
+            st.caption("Also searched as the model translated the question:")
+            for lang, text in answer.translations:
+                st.markdown(block(safe(text), lang, "opacity: 0.8;"), unsafe_allow_html=True)
         st.download_button(
             "Download JSON",
             json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2),
@@ -99,6 +128,8 @@ def render_answer(answer: Answer, key: str) -> None:
                     else:  # not among the hits: the quote alone, highlighted whole
                         shown, text = dataclasses.replace(c, passage_start=c.start), c.quote
                     st.markdown(passage_html(shown, text), unsafe_allow_html=True)
+                    if hit and hit.matched:
+                        st.markdown(why_matched(hit), unsafe_allow_html=True)
         else:
             st.subheader("Closest passages")
             if not answer.hits:
@@ -114,6 +145,8 @@ def render_hit(rank: int, h: Hit) -> None:
             unsafe_allow_html=True,
         )
         st.markdown(block(safe(h.chunk.text), h.chunk.lang), unsafe_allow_html=True)
+        if h.matched:
+            st.markdown(why_matched(h), unsafe_allow_html=True)
 
 
 def main() -> None:

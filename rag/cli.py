@@ -422,6 +422,12 @@ def ask(
     is_flag=True,
     help="Also score plain bm25s with its default tokenizer, in the same run.",
 )
+@click.option(
+    "--ablation",
+    is_flag=True,
+    help="Also score the fused default without cross-lingual evidence and with each kind "
+    "(names, concepts, numbers) alone and left out.",
+)
 @click.option("--limit", type=int, default=0, help="Score only the first N questions.")
 @click.option("--json", "json_out", type=click.Path(), help="Write the figures to this file.")
 def eval_cmd(
@@ -430,17 +436,20 @@ def eval_cmd(
     ks: str,
     mode: str,
     baseline: bool,
+    ablation: bool,
     limit: int,
     json_out: str | None,
 ) -> None:
     """Score retrieval on a corpus/questions pair: Recall@k, MRR@10, nDCG@10, latency."""
-    from rag.evaluation import ablation_modes, format_report, run_eval
+    from rag.evaluation import ablation_modes, format_report, run_eval, xling_ablation_modes
 
     try:
         cutoffs = sorted({int(x) for x in ks.split(",") if x.strip()})
     except ValueError:
         _fail(f"--k takes comma-separated whole numbers such as 1,5,20, not {ks!r}")
     modes = ablation_modes()[::-1] if mode == "all" else [mode]
+    if ablation:
+        modes += [m for m in xling_ablation_modes() if m not in modes]
     settings = _settings(None)
     try:
         report = run_eval(

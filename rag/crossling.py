@@ -105,6 +105,10 @@ def lexicon() -> Lexicon:
             labels.setdefault(concept, {lang: vs[0] for lang, vs in variants.items() if vs})
             for lang, vs in variants.items():
                 for variant in vs:
+                    if " " not in variant.strip():
+                        for token in _word_forms(variant, lang):
+                            words[lang].setdefault(token, set()).add(concept)
+                        continue
                     tokens = tuple(analyze(variant, lang))
                     if len(tokens) == 1:
                         words[lang].setdefault(tokens[0], set()).add(concept)
@@ -116,6 +120,19 @@ def lexicon() -> Lexicon:
         labels=labels,
         digest=digest.hexdigest()[:12],
     )
+
+
+def _word_forms(word: str, lang: str) -> set[str]:
+    """Every search token a one-word lexicon entry may take in text. The Arabic analyzer may
+    give a bare word two tokens (Snowball reads a first و/ب/ف/ل as a prefix: برلمان) and the
+    word with the article another (البرلمان): entries are written bare, text has both."""
+    analyzed = analyze(word, lang)
+    # A ZWNJ compound (نخست‌وزیر) is indexed joined and by its parts; only the joined form
+    # stands for the concept (its part وزیر is another one).
+    tokens = set(analyzed[:1] if "\u200c" in word else analyzed)
+    if lang == "ar" and not word.startswith("ال"):
+        tokens |= set(analyze("ال" + word, lang))
+    return tokens
 
 
 def version() -> str:
@@ -150,8 +167,10 @@ def _word(
     if not tokens:
         return (), ()  # a stopword
     out: list[str] = []
+    compound = "\u200c" in word  # joined form first, then its parts: the joined one decides
     for lookup_lang in _lookup_langs(cleaned, word_lang):
-        for token in tokens if lookup_lang == word_lang else analyze(word, lookup_lang):
+        found = tokens if lookup_lang == word_lang else tuple(analyze(word, lookup_lang))
+        for token in found[:1] if compound else found:
             out.extend(CONCEPT + c for c in lex.concepts(lookup_lang, token))
     if arabic_script:
         if fold(cleaned) not in stopwords("fa") | stopwords("ar"):

@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import IngestError, ManbaError
 from rag.indexing import index_paths
+from rag.retrieval import Searcher
 
 _CHUNK_DEPTH = 100
 logger = logging.getLogger(__name__)
@@ -136,6 +138,31 @@ def ablation_modes() -> list[str]:
     ]
 
 
+def xling_ablation_modes() -> list[str]:
+    """The fused default with each kind of cross-lingual evidence alone and left out, and with
+    none (retrieval as it was before the cross-lingual leg)."""
+    parts = ("names", "concepts", "numbers")
+    return (
+        ["hybrid-noxling"] + [f"hybrid-only_{p}" for p in parts] + [f"hybrid-no_{p}" for p in parts]
+    )
+
+
+def _variant_searcher(settings: Settings, engine: Engine, variant: str) -> Searcher | None:
+    """A searcher with other cross-lingual parts for an ablation label; None for the engine's
+    own (the path users take)."""
+    all_parts = ("concepts", "names", "numbers")
+    if variant == "noxling":
+        parts: tuple[str, ...] = ()
+    elif variant.startswith("only_"):
+        parts = (variant[5:],)
+    elif variant.startswith("no_"):
+        parts = tuple(p for p in all_parts if p != variant[3:])
+    else:
+        return None
+    retrieval = replace(settings.retrieval, xling_parts=",".join(parts))
+    return Searcher(engine.reader, replace(settings, retrieval=retrieval))
+
+
 def run_eval(
     corpus: list[Path],
     qa: Path,
@@ -174,10 +201,18 @@ def run_eval(
             for label in modes:
                 mode, _, variant = label.partition("-")
 
+                searcher = _variant_searcher(run_settings, engine, variant)
+
                 def ranked(
-                    text: str, mode: str = mode, rerank: bool = variant != "norerank"
+                    text: str,
+                    mode: str = mode,
+                    rerank: bool = variant != "norerank",
+                    searcher: Searcher | None = searcher,
                 ) -> list[str]:
-                    hits = engine.search(text, _CHUNK_DEPTH, mode=mode, rerank=rerank)
+                    if searcher is None:
+                        hits = engine.search(text, _CHUNK_DEPTH, mode=mode, rerank=rerank)
+                    else:
+                        hits = searcher.search(text, _CHUNK_DEPTH, mode=mode, rerank=rerank)[1]
                     seen: dict[str, None] = {}
                     for h in hits:
                         seen.setdefault(_row_id(h.doc.doc_id, prefixes), None)

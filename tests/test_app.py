@@ -260,3 +260,41 @@ def test_app_reloads_the_engine_after_an_ingest(
     assert index_paths([more], copied).ok
     ask(at, "Why did the dockworkers in Mombasa strike?")
     assert any("mombasa.txt" in html.unescape(c) for c in source_cards(at))
+
+
+def test_app_cards_say_why_a_passage_in_another_language_matched(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    at = ask(start(monkeypatch, built_index.index_dir), "ماذا بحث بوتين وأردوغان بشأن إدلب؟")
+    whys = [html.unescape(v) for v in markdowns(at) if 'class="manba-why"' in v]
+    assert whys, markdowns(at)
+    # An answer in Arabic cites a Persian or English passage too, matched across scripts.
+    assert any("name, across scripts" in w or "glossary" in w for w in whys), whys
+    langs_cited = {c.lang for c in at.session_state["history"][-1].citations}
+    assert len(langs_cited) >= 2, langs_cited
+
+
+def test_app_connected_mode_shows_translations_and_model(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    import json as _json
+
+    from openai_server import serve
+
+    translations = {
+        "fa": "اردوغان درباره ادلب از پوتین چه درخواستی کرد؟",
+        "ar": "ماذا طلب أردوغان من بوتين بشأن إدلب؟",
+    }
+    reply = _json.dumps(translations, ensure_ascii=False)
+    with serve(lambda messages: reply) as fake:
+        monkeypatch.setenv("MANBA_LLM__BASE_URL", fake.base_url)
+        monkeypatch.setenv("MANBA_LLM__MAX_RETRIES", "0")
+        at = ask(
+            start(monkeypatch, built_index.index_dir), "What did Erdogan ask Putin about Idlib?"
+        )
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "fake" not in sidebar and "127.0.0.1" in sidebar, sidebar
+    assert "Also searched as the model translated the question:" in [c.value for c in at.caption]
+    shown = " ".join(html.unescape(v) for v in markdowns(at))
+    assert translations["fa"] in shown and translations["ar"] in shown
+    assert fake.requests, "the app asked the model"

@@ -74,25 +74,45 @@ def test_json_passages_say_why_they_matched(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "kind"),
+    ("a", "lang_a", "b", "lang_b", "kind"),
     [
-        ("Putin", "پوتین", crossling.NAME),
-        ("Putin", "بوتين", crossling.NAME),
-        ("Erdoğan", "أردوغان", crossling.NAME),
-        ("Idlib", "إدلب", crossling.NAME),
-        ("Kremlin", "الكرملين", crossling.NAME),
-        ("2018", "۲۰۱۸", crossling.NUMBER),
-        ("2018", "٢٠١٨", crossling.NUMBER),
-        ("1 March 2020", "۱۱ اسفند ۱۳۹۸", crossling.DATE),  # Gregorian and Solar Hijri
-        ("in 2020", "در سال ۱۳۹۸", crossling.NUMBER),  # a Solar Hijri year's Gregorian years
+        ("Putin", "en", "پوتین", "fa", crossling.NAME),
+        ("Putin", "en", "بوتين", "ar", crossling.NAME),
+        ("Erdoğan", "en", "أردوغان", "ar", crossling.NAME),
+        ("Idlib", "en", "إدلب", "ar", crossling.NAME),
+        ("Kremlin", "en", "الكرملين", "ar", crossling.NAME),
+        ("Sochi", "en", "سوتشي", "ar", crossling.NAME),
+        ("Lavrov", "en", "لاوروف", "fa", crossling.NAME),
+        ("سوچی", "fa", "سوتشي", "ar", crossling.NAME),
+        ("وبوتين", "ar", "پوتین", "fa", crossling.NAME),  # conjunction attached
+        # names no list holds: the key is made from the letters
+        ("Zelensky", "en", "زلنسکی", "fa", crossling.NAME),
+        ("Tokayev", "en", "توكاييف", "ar", crossling.NAME),
+        ("2018", "en", "۲۰۱۸", "fa", crossling.NUMBER),
+        ("2018", "en", "٢٠١٨", "ar", crossling.NUMBER),
+        ("1 March 2020", "en", "۱۱ اسفند ۱۳۹۸", "fa", crossling.DATE),  # Gregorian, Solar Hijri
+        ("in 2020", "en", "در سال ۱۳۹۸", "fa", crossling.NUMBER),  # a Solar Hijri year's years
     ],
 )
-def test_cross_script_tokens_meet(a: str, b: str, kind: str) -> None:
-    lang_a = "fa" if re.search("[\u0600-\u06ff]", a) else "en"
-    lang_b = "ar" if re.search("[ةأإ٠-٩]|ال", b) else "fa"
+def test_cross_script_tokens_meet(a: str, lang_a: str, b: str, lang_b: str, kind: str) -> None:
     ta = {t for t in crossling.text_tokens(a, lang_a) if t.startswith(kind)}
     tb = {t for t in crossling.text_tokens(b, lang_b) if t.startswith(kind)}
     assert ta & tb, (ta, tb)
+
+
+@pytest.mark.parametrize(
+    ("a", "lang_a", "b", "lang_b"),
+    [
+        ("Putin", "en", "Paris", "en"),
+        ("پوتین", "fa", "تهران", "fa"),
+        ("Idlib", "en", "حلب", "ar"),
+        ("Kremlin", "en", "كركوك", "ar"),
+    ],
+)
+def test_different_names_get_different_keys(a: str, lang_a: str, b: str, lang_b: str) -> None:
+    ka = {t for t in crossling.text_tokens(a, lang_a) if t.startswith(crossling.NAME)}
+    kb = {t for t in crossling.text_tokens(b, lang_b) if t.startswith(crossling.NAME)}
+    assert ka and kb and not ka & kb, (ka, kb)
 
 
 @pytest.mark.parametrize(
