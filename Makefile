@@ -7,7 +7,7 @@ SAMPLES := data/samples
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run install install-dev index check lint typecheck pytest test eval bench clean
+.PHONY: run install install-dev index check lint typecheck pytest test eval eval-xling bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,21 @@ eval: install
 	$(BIN)/manba eval --corpus $(SHARED)/dev/xquad/corpus.ar.jsonl --qa $(SHARED)/dev/xquad/qa.ar-ar.jsonl --mode all --baseline --json reports/eval-xquad-ar-ar.json
 	$(BIN)/manba eval --corpus $(SHARED)/dev/xquad/corpus.en.jsonl --qa $(SHARED)/dev/xquad/qa.en-en.jsonl --mode all --baseline --json reports/eval-xquad-en-en.json
 	$(BIN)/manba eval --corpus $(SHARED)/dev/parsinlu_rc/corpus.fa.jsonl --qa $(SHARED)/dev/parsinlu_rc/qa.fa-fa.dev.jsonl --mode all --baseline --json reports/eval-parsinlu-fa-fa.json
+
+# Cross-lingual retrieval (issue 4): XQuAD en->ar and ar->en with each ingredient left out,
+# the same with 3,000 same-language news distractors, and the hand-written Persian set.
+XLING_TMP ?= /tmp/manba-xling
+eval-xling: install
+	mkdir -p reports $(XLING_TMP)
+	$(BIN)/manba eval --corpus $(SHARED)/dev/xquad/corpus.ar.jsonl --qa $(SHARED)/dev/xquad/qa.en-ar.jsonl --mode all --ablation --baseline --json reports/eval-xling-xquad-en-ar.json
+	$(BIN)/manba eval --corpus $(SHARED)/dev/xquad/corpus.en.jsonl --qa $(SHARED)/dev/xquad/qa.ar-en.jsonl --mode all --ablation --baseline --json reports/eval-xling-xquad-ar-en.json
+	$(BIN)/python benchmarks/distractors.py $(SHARED)/scale/antcorpus.ar.jsonl --n 3000 --out $(XLING_TMP)/distractors.ar.jsonl
+	$(BIN)/python benchmarks/distractors.py $(SHARED)/scale/tehrantimes.en.jsonl --n 3000 --out $(XLING_TMP)/distractors.en.jsonl
+	$(BIN)/manba eval --corpus $(SHARED)/dev/xquad/corpus.ar.jsonl --corpus $(XLING_TMP)/distractors.ar.jsonl --qa $(SHARED)/dev/xquad/qa.en-ar.jsonl --ablation --json reports/eval-xling-xquad-en-ar-distractors.json
+	$(BIN)/manba eval --corpus $(SHARED)/dev/xquad/corpus.en.jsonl --corpus $(XLING_TMP)/distractors.en.jsonl --qa $(SHARED)/dev/xquad/qa.ar-en.jsonl --ablation --json reports/eval-xling-xquad-ar-en-distractors.json
+	$(BIN)/python benchmarks/xling_fa/build.py --shared $(SHARED) --out $(XLING_TMP)/fa
+	$(BIN)/manba eval --corpus $(XLING_TMP)/fa/corpus.fa.jsonl --qa benchmarks/xling_fa/questions.en-fa.jsonl --ablation --baseline --json reports/eval-xling-fa-en-fa.json
+	$(BIN)/manba eval --corpus $(XLING_TMP)/fa/corpus.en.jsonl --corpus $(XLING_TMP)/fa/corpus.ar.jsonl --qa benchmarks/xling_fa/questions.fa-en.jsonl --ablation --baseline --json reports/eval-xling-fa-fa-en.json
 
 clean:
 	rm -rf $(VENV) $(INDEX)/* .pytest_cache .mypy_cache .ruff_cache

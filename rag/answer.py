@@ -95,8 +95,13 @@ def _other_languages(
     return extra
 
 
-def select(cands: list[Candidate], settings: AnswerSettings) -> list[Candidate]:
-    """The sentences to answer with, in reading order; empty when support is too weak."""
+def select(
+    cands: list[Candidate], settings: AnswerSettings, lang: str | None = None
+) -> list[Candidate]:
+    """The sentences to answer with, in reading order; empty when support is too weak.
+
+    Documents come in the order of their best sentence, those in the question's language
+    ``lang`` first: the reader meets the report in their own language, then the others'."""
     if not cands or cands[0].coverage < settings.min_coverage:
         return []
     best = cands[0].score
@@ -113,7 +118,10 @@ def select(cands: list[Candidate], settings: AnswerSettings) -> list[Candidate]:
     doc_order: dict[str, int] = {}
     for c in chosen:
         doc_order.setdefault(c.hit.doc.doc_id, len(doc_order))
-    return sorted(chosen, key=lambda c: (doc_order[c.hit.doc.doc_id], c.start))
+    return sorted(
+        chosen,
+        key=lambda c: (c.hit.chunk.lang != lang, doc_order[c.hit.doc.doc_id], c.start),
+    )
 
 
 def extractive_answer(
@@ -124,7 +132,7 @@ def extractive_answer(
     settings: AnswerSettings,
 ) -> Answer:
     """Answer ``question`` from ``hits`` with cited sentences, or abstain."""
-    chosen = select(candidates(query, hits, searcher), settings)
+    chosen = select(candidates(query, hits, searcher), settings, query.lang)
     if not chosen:
         return Answer(question, query.lang, no_answer_text(query.lang), True, (), tuple(hits))
     citations, text = number_citations(

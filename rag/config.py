@@ -77,6 +77,14 @@ class RetrievalSettings:
     xling_weight: float = field(
         default=0.5, metadata={"help": "Weight of the cross-lingual leg (0 turns it off)."}
     )
+    other_lang_factor: float = field(
+        default=0.2,
+        metadata={
+            "help": "In hybrid mode, the BM25 and dense scores of passages in another language "
+            "than the question (a Persian word in Arabic text) are multiplied by this: the "
+            "cross-lingual leg carries evidence across languages."
+        },
+    )
     xling_parts: str = field(
         default="concepts,names,numbers",
         metadata={"help": "Cross-lingual evidence used: concepts, names, numbers (comma list)."},
@@ -139,6 +147,7 @@ class RetrievalSettings:
         )
         _unit(v + "BM25_B", self.bm25_b)
         _unit(v + "LANG_DIVERSITY", self.lang_diversity)
+        _unit(v + "OTHER_LANG_FACTOR", self.other_lang_factor)
 
 
 @dataclass(frozen=True)

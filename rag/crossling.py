@@ -135,9 +135,13 @@ def _word_forms(word: str, lang: str) -> set[str]:
     return tokens
 
 
+ALGORITHM = "3"  # bump when the tokens made from the same text change
+
+
 def version() -> str:
-    """Changes whenever the lexicon does: stored with the index, which is rebuilt on change."""
-    return lexicon().digest
+    """Changes whenever the lexicon or the way tokens are made does: stored with the index,
+    which is rebuilt on change."""
+    return f"{ALGORITHM}.{lexicon().digest}"
 
 
 def _lookup_langs(word: str, lang: str) -> tuple[str, ...]:
@@ -173,6 +177,9 @@ def _word(
         for token in found[:1] if compound else found:
             out.extend(CONCEPT + c for c in lex.concepts(lookup_lang, token))
     if arabic_script:
+        # Persian and Arabic have no capitals to tell a name: every word gets keys, also words
+        # the lexicon knows, since stemming can make a name look like a word (بوتين -> بوت,
+        # the stem of بوتان "Bhutan"; روحانی -> روحان) and the key is then what finds it.
         if fold(cleaned) not in stopwords("fa") | stopwords("ar"):
             out.extend(NAME + k for k in name_keys(cleaned))
     elif capitalized or (query and not out):

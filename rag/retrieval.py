@@ -199,6 +199,19 @@ class Searcher:
         scores = self.reader.bm25.get_scores(known, weight_mask=weights)
         return _top(scores, n)
 
+    def _discount_other_langs(
+        self, ranked: list[tuple[int, float]], lang: str, factor: float
+    ) -> list[tuple[int, float]]:
+        """BM25 scores of passages in another language than the question, times ``factor``.
+
+        A Persian question's words found in Arabic text (one script, much shared vocabulary)
+        are cross-lingual evidence, weaker than the same words in Persian text; the xling leg
+        carries the rest of it."""
+        langs = self.reader.langs
+        out = [(i, s if langs[i] == lang else s * factor) for i, s in ranked]
+        out.sort(key=lambda kv: -kv[1])
+        return out
+
     def xling(self, query: Query, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
         """BM25 over the cross-lingual tokens: lexicon concepts, name keys, numbers, dates."""
         known = [t for t in query.xtokens if t in self._xvocab]
@@ -284,14 +297,18 @@ class Searcher:
         """Share of the question's weight that ``terms`` support: a word counts when the
         sentence has the word itself or a cross-lingual token standing for it. A sentence in
         ``lang`` is also measured against the question's translation into ``lang``, if any."""
-        own = Searcher._coverage(query, terms)
+        own = Searcher._coverage(query, terms, lang is None or lang == query.lang)
         for translated in query.translations:
             if translated.lang == lang:
-                own = max(own, Searcher._coverage(translated, terms))
+                own = max(own, Searcher._coverage(translated, terms, True))
         return own
 
     @staticmethod
-    def _coverage(query: Query, terms: frozenset[str]) -> float:
+    def _coverage(query: Query, terms: frozenset[str], same_lang: bool = True) -> float:
+        """``coverage`` against one query; a word met in a passage of another language (a
+        Persian word in Arabic text: same script, maybe not the same meaning) counts as a
+        cross-lingual match."""
+        word_credit = 1.0 if same_lang else XLING_CREDIT
         total = query.total_weight
         if total <= 0:
             return 0.0
@@ -299,13 +316,13 @@ class Searcher:
             got = 0.0
             for u, w in zip(query.units, query.unit_weights, strict=True):
                 if u.token and u.token in terms:
-                    got += w
+                    got += word_credit * w
                 elif not u.alternatives.isdisjoint(terms):
                     # Through a glossary entry, a name key or a number: good evidence, but the
                     # word itself is better, so a same-language exact match wins a tie.
                     got += XLING_CREDIT * w
             return got / total
-        return sum(w for t, w in query.weights.items() if t in terms) / total
+        return word_credit * sum(w for t, w in query.weights.items() if t in terms) / total
 
     def rerank(
         self, query: Query, fused: list[tuple[int, float]], depth: int, weight: float
@@ -366,17 +383,23 @@ class Searcher:
         mask = self.mask(filters or Filters())
         n = max(rs.candidates, k)
         lexical = self.bm25(query, mask, n) if mode in ("hybrid", "bm25") else []
+        lexical_top = lexical[0][1] if lexical else 0.0
+        if mode == "hybrid" and rs.other_lang_factor < 1:
+            lexical = self._discount_other_langs(lexical, query.lang, rs.other_lang_factor)
         dense = self.dense(query, mask, n) if mode in ("hybrid", "dense") else []
+        dense_top = dense[0][1] if dense else 0.0
+        if mode == "hybrid" and rs.other_lang_factor < 1:
+            dense = self._discount_other_langs(dense, query.lang, rs.other_lang_factor)
         xling = self.xling(query, mask, n) if mode in ("hybrid", "xling") and self._parts else []
-        legs = [
-            (lexical, 1.0 - rs.dense_weight),
-            (dense, rs.dense_weight),
-            (xling, rs.xling_weight),
+        legs: list[Leg] = [
+            (lexical, 1.0 - rs.dense_weight, lexical_top),
+            (dense, rs.dense_weight, dense_top),
+            (xling, rs.xling_weight, 0.0),
         ]
         do_rerank = rerank and rs.sentence_weight > 0 and bool(query.tokens or query.units)
         depth = rs.rerank_depth or n
 
-        def ranked(legs: list[tuple[list[tuple[int, float]], float]]) -> list[tuple[int, float]]:
+        def ranked(legs: list[Leg]) -> list[tuple[int, float]]:
             fused = fuse_legs(legs, rs.fusion, rs.rrf_k)
             if do_rerank:
                 fused = self.rerank(query, fused, rs.rerank_depth, rs.sentence_weight)
@@ -392,7 +415,7 @@ class Searcher:
             for t in translated:
                 in_lang = self.reader.langs == t.lang
                 leg_mask = in_lang if mask is None else (mask & in_lang)
-                legs.append((self.bm25(t, leg_mask, n), self.translation_weight))
+                legs.append((self.bm25(t, leg_mask, n), self.translation_weight, 0.0))
             top = keep_offline(ranked(legs), keep, k)
         b_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
@@ -478,23 +501,24 @@ def diversify(
     return sorted(top, key=lambda kv: -kv[1])
 
 
-def fuse_legs(
-    legs: list[tuple[list[tuple[int, float]], float]], method: str = "score", rrf_k: int = 60
-) -> list[tuple[int, float]]:
+Leg = tuple[list[tuple[int, float]], float, float]  # (ranked, weight, normalizer; 0: its top)
+
+
+def fuse_legs(legs: list[Leg], method: str = "score", rrf_k: int = 60) -> list[tuple[int, float]]:
     """Fuse ranked legs with weights; with one non-empty leg, its own order.
 
-    'score': a weighted sum of each leg's scores scaled to [0, 1] by its best score (a passage
-    missing from a leg gets 0 there). 'rrf': weighted reciprocal rank fusion. Ties keep the
-    order of the first leg that ranked the passage.
+    'score': a weighted sum of each leg's scores scaled to [0, 1] by its best score, or by the
+    leg's own normalizer when it has one (a passage missing from a leg gets 0 there). 'rrf':
+    weighted reciprocal rank fusion. Ties keep the order of the first leg that ranked it.
     """
-    present = [(leg, w) for leg, w in legs if leg and w > 0]
+    present = [(leg, w, norm) for leg, w, norm in legs if leg and w > 0]
     if not present:
         return []
     if len(present) == 1:
         return present[0][0]
     scores: dict[int, float] = {}
-    for leg, weight in present:
-        top = leg[0][1]
+    for leg, weight, norm in present:
+        top = norm or leg[0][1]
         for rank, (i, s) in enumerate(leg, 1):
             if method == "score":
                 add = weight * (s / top if top > 0 else 0.0)
