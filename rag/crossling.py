@@ -20,18 +20,22 @@ either. Nothing here is learnt from evaluation data.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from rag import dates
-from rag.analysis import analyze, stopwords
+from rag.analysis import ANALYZER_VERSION, analyze, stopwords
 from rag.normalize import clean, fold
 from rag.translit import name_keys
 
 CONCEPT, NAME, NUMBER, DATE = "~c", "~k", "~n", "~d"
+ALGORITHM = "3"  # bump when the tokens made from the same text change
 PARTS = ("concepts", "names", "numbers")
 _PREFIX_PART = {CONCEPT: "concepts", NAME: "names", NUMBER: "numbers", DATE: "numbers"}
 _WORD = re.compile(r"[^\W_]+(?:\u200c[^\W_]+)*")
@@ -78,14 +82,82 @@ def _concept_id(en: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def lexicon() -> Lexicon:
-    """The lexicon, loaded once: every variant analyzed as search analyzes text."""
-    words: dict[str, dict[str, set[str]]] = {"en": {}, "fa": {}, "ar": {}}
-    phrases: dict[str, dict[tuple[str, ...], set[str]]] = {"en": {}, "fa": {}, "ar": {}}
-    labels: dict[str, dict[str, str]] = {}
+def _digest() -> str:
+    """Hash of the lexicon files (cheap: no analysis)."""
     digest = hashlib.sha256()
     for name, text in _files():
         digest.update(name.encode() + b"\0" + text.encode())
+    return digest.hexdigest()[:12]
+
+
+def _cache_path() -> Path | None:
+    """Where the analyzed lexicon is kept between processes (analyzing it takes a second or
+    two; loading the cached form a few milliseconds). None when there is no usable folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    try:
+        folder = Path(base) / "manba"
+    except (TypeError, RuntimeError):
+        return None
+    return folder / f"lexicon-{ALGORITHM}-{ANALYZER_VERSION}-{_digest()}.json"
+
+
+def _read_cache(path: Path | None) -> Lexicon | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return Lexicon(
+            words={
+                lang: {t: frozenset(c) for t, c in m.items()} for lang, m in data["words"].items()
+            },
+            phrases={
+                lang: {tuple(t.split(" ")): frozenset(c) for t, c in m.items()}
+                for lang, m in data["phrases"].items()
+            },
+            labels=data["labels"],
+            digest=_digest(),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # a damaged cache is rebuilt
+
+
+def _write_cache(path: Path | None, lex: Lexicon) -> None:
+    if path is None:
+        return
+    data = {
+        "words": {lang: {t: sorted(c) for t, c in m.items()} for lang, m in lex.words.items()},
+        "phrases": {
+            lang: {" ".join(t): sorted(c) for t, c in m.items()} for lang, m in lex.phrases.items()
+        },
+        "labels": lex.labels,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+        tmp.replace(path)
+    except OSError:
+        return  # read-only home: the lexicon is analyzed again next time, nothing is lost
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """The lexicon, loaded once per process: every variant analyzed as search analyzes text
+    (cached on disk by lexicon digest, algorithm and analyzer version)."""
+    path = _cache_path()
+    cached = _read_cache(path)
+    if cached is not None:
+        return cached
+    lex = _build()
+    _write_cache(path, lex)
+    return lex
+
+
+def _build() -> Lexicon:
+    words: dict[str, dict[str, set[str]]] = {"en": {}, "fa": {}, "ar": {}}
+    phrases: dict[str, dict[tuple[str, ...], set[str]]] = {"en": {}, "fa": {}, "ar": {}}
+    labels: dict[str, dict[str, str]] = {}
+    for _, text in _files():
         for line in text.splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
@@ -118,7 +190,7 @@ def lexicon() -> Lexicon:
         words={lang: {t: frozenset(c) for t, c in m.items()} for lang, m in words.items()},
         phrases={lang: {t: frozenset(c) for t, c in m.items()} for lang, m in phrases.items()},
         labels=labels,
-        digest=digest.hexdigest()[:12],
+        digest=_digest(),
     )
 
 
@@ -135,13 +207,10 @@ def _word_forms(word: str, lang: str) -> set[str]:
     return tokens
 
 
-ALGORITHM = "3"  # bump when the tokens made from the same text change
-
-
 def version() -> str:
     """Changes whenever the lexicon or the way tokens are made does: stored with the index,
     which is rebuilt on change."""
-    return f"{ALGORITHM}.{lexicon().digest}"
+    return f"{ALGORITHM}.{_digest()}"
 
 
 def _lookup_langs(word: str, lang: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def _isolated_env() -> Iterator[None]:
     for key in list(os.environ):
         if key.startswith("MANBA_") or key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
             mp.delenv(key)
+    # The analyzed lexicon's cache goes to a folder of this run, not the user's ~/.cache.
+    mp.setenv("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="manba-test-cache-"))
     real_connect = socket.socket.connect
 
     def guarded_connect(self: socket.socket, address: object) -> object:

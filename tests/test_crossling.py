@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,27 @@ def test_lexicon_loads_every_language() -> None:
     assert crossling.version().endswith(lex.digest) and len(lex.digest) == 12
     # Every variant is stored as search analyzes it.
     assert lex.concepts("en", analyze("agreements", "en")[0])
+
+
+def test_lexicon_cache_round_trip_and_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The analyzed lexicon is cached on disk; the cached form equals the built one, and a
+    damaged cache file is rebuilt, not trusted."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = crossling._build()
+    path = crossling._cache_path()
+    assert path is not None and not path.exists()
+    crossling._write_cache(path, built)
+    cached = crossling._read_cache(path)
+    assert cached is not None
+    assert cached.words == built.words and cached.phrases == built.phrases
+    assert cached.labels == built.labels and cached.digest == built.digest
+    path.write_text('{"words": [', "utf-8")
+    assert crossling._read_cache(path) is None
+    crossling.lexicon.cache_clear()
+    try:
+        assert crossling.lexicon().words == built.words  # rebuilt and re-cached
+        assert crossling._read_cache(path) is not None
+    finally:
+        crossling.lexicon.cache_clear()
