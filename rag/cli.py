@@ -48,6 +48,15 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def _why(matched: Iterable[tuple[str, str, str]]) -> str:
+    """'Putin (name), agreement (glossary: agreement)': which question words matched and how."""
+    parts = []
+    for word, how, term in matched:
+        detail = f"{how}: {term}" if how == "glossary" and term else how
+        parts.append(f"{word} ({detail})")
+    return ", ".join(parts)
+
+
 def _warn(warnings: Iterable[str]) -> None:
     for warning in warnings:
         click.echo(f"warning: {clean(warning)}", err=True)
@@ -337,6 +346,8 @@ def search(
         )
         click.echo(f"    {clean(h.doc.title)}")
         click.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+        if h.matched:
+            click.echo(f"    matched: {clean(_why(h.matched))}")
 
 
 @main.command()

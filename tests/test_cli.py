@@ -365,3 +365,22 @@ def test_unknown_setting_is_a_clear_error(
         result = runner.invoke(main, args)
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: unknown setting MANBA_CHUNK_MAX_TOKENS")
+
+
+@pytest.mark.parametrize(
+    ("query", "langs", "expect"),
+    [
+        ("What did Erdogan ask Putin about Idlib?", "fa,ar", "Putin (name)"),
+        ("اتفاق سوتشي بين روسيا وتركيا", "en", "(glossary: russia)"),
+        ("شویگو و آکار", "en", "شویگو (name)"),
+    ],
+)
+def test_search_says_why_a_passage_in_another_language_matched(
+    runner: CliRunner, built_index: Settings, query: str, langs: str, expect: str
+) -> None:
+    result = runner.invoke(
+        main, ["search", query, "--lang", langs, "--k", "3", "--index", str(built_index.index_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    matched = [line for line in result.output.splitlines() if line.strip().startswith("matched:")]
+    assert matched and any(expect in line for line in matched), result.output
