@@ -33,8 +33,8 @@ run: index
 	$(BIN)/streamlit run app.py
 
 lint: install-dev
-	$(BIN)/ruff check rag app.py tests
-	$(BIN)/ruff format --check rag app.py tests
+	$(BIN)/ruff check rag app.py ui tests benchmarks
+	$(BIN)/ruff format --check rag app.py ui tests benchmarks
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -44,8 +44,8 @@ pytest: install-dev
 
 # The checks alone, no install: what CI runs under ../shared/tools/netguard.
 check:
-	$(BIN)/ruff check rag app.py tests
-	$(BIN)/ruff format --check rag app.py tests
+	$(BIN)/ruff check rag app.py ui tests benchmarks
+	$(BIN)/ruff format --check rag app.py ui tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
 

@@ -1,0 +1,1 @@
+"""Manba's Streamlit pages and rendering helpers (used by app.py)."""
