@@ -43,27 +43,36 @@ def main() -> None:
     manifest = Path(index_dir) / "manifest.json"
     st.title("Manba · منبع")
     st.caption("Ask in Persian, Arabic or English; every sentence of the answer is cited.")
-    if not manifest.exists():
-        st.error(
-            f"No index at `{index_dir}`. Build one with `make index` or "
-            f"`manba ingest PATH --index {index_dir}`."
-        )
-        return
-    try:
-        engine = load_engine(settings, manifest.stat().st_mtime)
-    except ManbaError as err:
-        st.error(str(err))
-        return
-    except Exception:
-        logger.exception("could not load the index at %s", index_dir)
-        st.error(
-            f"Manba could not open the index at `{index_dir}`. Rebuild it with `make index` "
-            f"(or `manba ingest PATH --index {index_dir} --rebuild`), then reload this page."
-        )
-        return
     with st.sidebar:
         page = st.radio("Page", list(PAGES), horizontal=True, key="page")
-    PAGES[page](engine, settings)
+    # The library page opens without an engine (no index yet, or one it cannot load): its
+    # uploads build or re-index the index. Every other page needs the engine.
+    engine: Engine | None = None
+    if not manifest.exists():
+        if page != "Library":
+            st.error(
+                f"No index at `{index_dir}`. Build one with `make index` or "
+                f"`manba ingest PATH --index {index_dir}`, or upload files on the Library page."
+            )
+            return
+    else:
+        try:
+            engine = load_engine(settings, manifest.stat().st_mtime)
+        except ManbaError as err:
+            st.error(str(err))
+            if page != "Library":
+                return
+        except Exception:
+            logger.exception("could not load the index at %s", index_dir)
+            st.error(
+                f"Manba could not open the index at `{index_dir}`. Rebuild it with `make index` "
+                f"(or `manba ingest PATH --index {index_dir} --rebuild`), then reload this page."
+            )
+            return
+    if engine is None:
+        library_page(None, settings)
+    else:
+        PAGES[page](engine, settings)
 
 
 main()

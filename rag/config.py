@@ -229,6 +229,20 @@ class LLMSettings:
 
 
 @dataclass(frozen=True)
+class UploadSettings:
+    max_mb: int = field(
+        default=20,
+        metadata={
+            "help": "Largest file the app's library page accepts, in MB (MiB); keep "
+            "server.maxUploadSize in .streamlit/config.toml at least this high."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.max_mb <= 10_000, "UPLOAD__MAX_MB", self.max_mb, "1 to 10000")
+
+
+@dataclass(frozen=True)
 class Settings:
     index_dir: Path = field(default=Path("index"), metadata={"help": "Index folder."})
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
@@ -236,6 +250,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    upload: UploadSettings = field(default_factory=UploadSettings)
 
     def fingerprint(self) -> str:
         """Hash of everything that shapes the stored index (chunking, embedding, analyzer,

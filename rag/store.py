@@ -77,6 +77,17 @@ class ChunkRecord:
     xtokens: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DocRow:
+    """A stored document as a listing shows it: its info, chunks, characters of text and
+    when it was (last) indexed, in seconds since the epoch."""
+
+    info: DocInfo
+    chunks: int
+    chars: int
+    indexed_at: float
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -647,6 +658,16 @@ class IndexReader:
                 "SELECT doc_id, title, path, lang, source, date FROM documents ORDER BY doc_id"
             ).fetchall()
         return [DocInfo(*r) for r in rows]
+
+    def catalog(self) -> list[DocRow]:
+        """Every document with its chunk count, length and indexing time (by doc_id)."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT d.doc_id, d.title, d.path, d.lang, d.source, d.date,"
+                " (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.doc_id),"
+                " length(d.text), d.indexed_at FROM documents d ORDER BY d.doc_id"
+            ).fetchall()
+        return [DocRow(DocInfo(*r[:6]), int(r[6]), int(r[7]), float(r[8])) for r in rows]
 
     def close(self) -> None:
         self.conn.close()

@@ -10,16 +10,19 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLE_EN, SAMPLE_FA, sample_id
+from conftest import ROOT, SAMPLE_EN, SAMPLE_EN2, SAMPLE_FA, sample_id
 from streamlit.testing.v1 import AppTest
 
 from rag.config import Settings
 from rag.engine import Engine
 from rag.indexing import index_paths
-from rag.types import Answer
+from rag.types import Answer, Citation
+from ui.export import answer_markdown, md_text
+from ui.render import BIDI_CONTROLS, answer_html, safe
 
 APP = str(ROOT / "app.py")
 TIMEOUT = 60
@@ -53,6 +56,27 @@ def answer_block(at: AppTest) -> str:
 
 def source_cards(at: AppTest) -> list[str]:
     return [v for v in markdowns(at) if 'class="manba-card-head"' in v]
+
+
+def cards_by_id(at: AppTest) -> dict[str, str]:
+    """The citation cards of the page by their element id (cite-{history position}-{n})."""
+    out = {}
+    for v in source_cards(at):
+        m = re.match(r'<div class="manba-card" id="([^"]+)" lang="(\w+)" dir="(\w+)">', v)
+        assert m, v
+        out[m.group(1)] = v
+    return out
+
+
+def marker_links(answer_html: str) -> list[tuple[str, str]]:
+    """(href, text) of each link in the answer's HTML."""
+    return re.findall(r'<a class="manba-marker" href="([^"]+)">(.*?)</a>', answer_html)
+
+
+def last_answer(at: AppTest) -> Answer:
+    answer = at.session_state["history"][-1]
+    assert isinstance(answer, Answer)
+    return answer
 
 
 def test_app_answers_with_citations(monkeypatch: pytest.MonkeyPatch, built_index: Settings) -> None:
@@ -118,7 +142,8 @@ HOSTILE_TEXT = (
     "Zanzibar ferry council approves night crossings\n\n"
     "The Zanzibar ferry council approved night crossings to Pemba island on Monday.\r\r"
     "www.example.com ![x](http://127.0.0.1:9/x.png) <img src=x onerror=alert(1)> "
-    "[click](javascript:alert(1))\u2028"
+    "[click](javascript:alert(1)) <script>alert(2)</script>\u2028"
+    "Harbour notice: \u202eyad yreve sevael yrref ehT\u202c and \u2067isolated\u2069 text.\u2028"
     "The council said the night ferries to Pemba island start in May.\r\n"
     "Tickets cost the same as day crossings.\u2029More crossings follow in June.\n"
 )
@@ -151,7 +176,11 @@ def test_app_second_question_in_a_session(
     assert any("پوتین و اردوغان" in q for q in questions)
     cited = [v for v in markdowns(at) if 'class="manba-text"' in v and "[1]" in html.unescape(v)]
     assert len(cited) >= 2, "both answers are drawn, each with its citations"
-    assert len(at.get("download_button")) == 2
+    # Markdown and JSON downloads for each answer.
+    assert len(at.get("download_button")) == 4
+    # Each answer's markers point at its own cards: ids never collide across the history.
+    ids = [i for v in markdowns(at) for i in re.findall(r'class="manba-card" id="([^"]+)"', v)]
+    assert len(ids) == len(set(ids)) and {i.split("-")[1] for i in ids} == {"0", "1"}, ids
 
 
 def test_app_hostile_document_stays_text(
@@ -166,8 +195,16 @@ def test_app_hostile_document_stays_text(
         # No line end inside the app's HTML: a blank line would end the HTML block and hand
         # the rest of the passage to the Markdown parser.
         assert not _LINE_ENDS.search(value), repr(value)
-        for raw in ("](", "http://", "www.", "<img", "javascript:"):
+        for raw in ("](", "http://", "www.", "<img", "<script", "javascript:"):
             assert raw not in value, (raw, value)
+        # Bidi controls of the document cannot reorder the page: they are dropped.
+        assert not set(value) & set(BIDI_CONTROLS), repr(value)
+    shown = html.unescape(" ".join(markdowns(at)))
+    assert "<script>alert(2)</script>" in shown, "the script is shown as text"
+    assert "yad yreve sevael yrref ehT" in shown
+    # Only Manba's own markers are links, and they point at this page's cards.
+    hrefs = re.findall(r"<a [^>]*href=\"([^\"]*)\"", " ".join(markdowns(at)))
+    assert hrefs and all(re.fullmatch(r"#cite-0-\d+", h) for h in hrefs), hrefs
 
 
 def test_app_k_above_the_slider_range(
@@ -236,7 +273,7 @@ def test_app_no_passage_under_the_language_filter(
     at = start(monkeypatch, built_index.index_dir)
     monkeypatch.setattr(Engine, "ask", nothing)
     ask(at, "What is the capital of Peru?")
-    assert "No passage matches the chosen languages." in [i.value for i in at.info]
+    assert "No passage matches the chosen filters." in [i.value for i in at.info]
 
 
 def test_app_reloads_the_engine_after_an_ingest(
@@ -298,3 +335,176 @@ def test_app_connected_mode_shows_translations_and_model(
     shown = " ".join(html.unescape(v) for v in markdowns(at))
     assert translations["fa"] in shown and translations["ar"] in shown
     assert fake.requests, "the app asked the model"
+
+
+QUESTIONS = {
+    "en": "What did Putin and Erdogan discuss about Idlib?",
+    "fa": "پوتین و اردوغان درباره ادلب چه گفتند؟",
+    "ar": "ماذا ناقش بوتين وأردوغان بشأن إدلب؟",
+}
+
+
+@pytest.mark.parametrize("lang", ["fa", "ar", "en"])
+def test_app_markers_link_to_numbered_cards(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings, engine: Engine, lang: str
+) -> None:
+    """Ask in each language: every marker [n] of the answer is an in-page link to the card of
+    citation n, which shows the language badge, the passage in its direction, the cited
+    sentence highlighted, and the outlet and date when the index knows them."""
+    at = ask(start(monkeypatch, built_index.index_dir), QUESTIONS[lang])
+    answer = last_answer(at)
+    assert not answer.abstained and answer.citations
+    links = marker_links(answer_block(at))
+    numbers = [c.n for c in answer.citations]
+    assert [text for _, text in links] == [f"&#91;{n}&#93;" for n in numbers]
+    assert [href for href, _ in links] == [f"#cite-0-{n}" for n in numbers]
+    cards = cards_by_id(at)
+    assert list(cards) == [f"cite-0-{n}" for n in numbers], "one card per citation, in order"
+    for c in answer.citations:
+        card = cards[f"cite-0-{c.n}"]
+        rtl = c.lang in ("fa", "ar")
+        assert f'lang="{c.lang}" dir="{"rtl" if rtl else "ltr"}"' in card
+        assert (
+            f'<span class="manba-badge manba-badge-{c.lang}" lang="en" dir="ltr">{c.lang}</span>'
+            in card
+        )
+        assert f"<b>[{c.n}]</b>" in card
+        assert f"<mark>{safe(c.quote)}</mark>" in card
+        info, _ = engine.reader.doc(c.doc_id)
+        for known in (info.source, info.date):
+            if known:
+                assert f"<bdi>{safe(known)}</bdi>" in card, (known, card)
+    # The answer's lines are each in their own language's direction.
+    for c in answer.citations:
+        line = next(b for b in answer_block(at).split("</div>") if f"#cite-0-{c.n}" in b)
+        assert f'lang="{c.lang}"' in line
+    # The question's language is cited first, and at least one other language beside it.
+    assert answer.citations[0].lang == lang
+    assert len({c.lang for c in answer.citations}) >= 2
+
+
+def test_app_card_opens_the_document_at_the_citation(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    at = ask(start(monkeypatch, built_index.index_dir), QUESTIONS["en"])
+    c = last_answer(at).citations[-1]
+    at.button(key=f"open-0-{c.n}").click().run()
+    assert not at.exception, at.exception
+    opened = [v for v in markdowns(at) if f'<mark id="doc-0-{c.n}-span">' in v]
+    assert len(opened) == 1, markdowns(at)
+    assert f">{safe(c.quote)}</mark>" in opened[0]
+    assert f'dir="{"ltr" if c.lang == "en" else "rtl"}"' in opened[0]
+
+
+def test_app_markdown_export_has_markers_and_quotes(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    at = ask(start(monkeypatch, built_index.index_dir), QUESTIONS["fa"])
+    answer = last_answer(at)
+    (code,) = at.code
+    md = code.value
+    assert md.startswith("# " + QUESTIONS["fa"])
+    assert "## Sources" in md
+    for c in answer.citations:
+        assert f" [{c.n}]\n" in md, "the answer keeps its markers"
+        assert f"\n{c.n}. **" in md, "a numbered source list"
+        assert f"`{c.doc_id}`" in md and f"language {c.lang}" in md
+        assert f"   > {md_text(c.quote)}\n" in md + "\n"
+    assert "date 2020-03-01" in md, "the dated English sample"
+
+
+def test_markdown_export_keeps_quotes_exact_when_they_are_plain(engine: Engine) -> None:
+    answer = engine.ask(QUESTIONS["en"])
+    md = answer_markdown(answer, lambda doc_id: engine.reader.doc(doc_id)[0])
+    plain = [c for c in answer.citations if not set(c.quote) & set("\\`*_[]<>&|~")]
+    assert plain
+    for c in plain:
+        assert c.quote in md
+
+
+def test_markdown_export_of_hostile_text_stays_inert() -> None:
+    """The exported Markdown, rendered by a CommonMark renderer with raw HTML allowed, shows
+    the document's markup as text: no image, no link, no script, no bidi control."""
+    markdown_it = pytest.importorskip("markdown_it")
+    quote = (
+        "See ![x](http://127.0.0.1:9/x.png) <script>alert(1)</script> [c](javascript:x) \u202eok"
+    )
+    c = Citation(1, "d`oc", "# Title <b>", "/p", "en", 0, len(quote), quote, "c1", 0, len(quote))
+    answer = Answer("q <img src=x>?", "en", f"- {quote} [1] and [7]", False, (c,), ())
+    md = answer_markdown(answer, lambda doc_id: None)
+    assert not set(md) & set(BIDI_CONTROLS)
+    rendered = markdown_it.MarkdownIt("commonmark").render(md)
+    for raw in ("<img", "<script", "<a ", "<b>", "<ul>", "<h1># Title"):
+        assert raw not in rendered, (raw, rendered)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+    assert " [1] and \\[7\\]" in md, "only the answer's own citation numbers stay markers"
+
+
+def test_answer_html_links_only_manbas_markers() -> None:
+    """A bracketed number that names no citation stays text; the answer's text is escaped."""
+    quote = "Footnote ［3］ and <a href='http://x'>x</a>"
+    c = Citation(1, "d", "t", "/p", "ar", 0, 5, quote, "c1", 0, 5)
+    out = answer_html(Answer("q", "en", f"{quote} [1] [2]", False, (c,), ()), "4")
+    assert marker_links(out) == [("#cite-4-1", "&#91;1&#93;")]
+    assert "<a href" not in out and "&#91;2&#93;" in out
+    assert 'dir="rtl" lang="ar"' in out, "the line takes the direction of its citation"
+
+
+def test_safe_drops_bidi_controls() -> None:
+    assert safe("a\u202eb\u2066c\u2069\u200fd") == "abcd"
+
+
+def test_app_language_filter_changes_what_is_cited(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    at = start(monkeypatch, built_index.index_dir)
+    at.sidebar.multiselect(key="langs").set_value(["fa"]).run()
+    ask(at, QUESTIONS["en"])
+    answer = last_answer(at)
+    assert answer.citations and {c.lang for c in answer.citations} == {"fa"}
+    assert "Filters: languages fa" in [c.value for c in at.caption]
+
+
+def test_app_outlet_filter_changes_what_is_cited(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    at = start(monkeypatch, built_index.index_dir)
+    outlets = at.sidebar.multiselect(key="outlets")
+    assert "Asharq Al-Awsat" in outlets.options
+    outlets.set_value(["Asharq Al-Awsat"]).run()
+    ask(at, QUESTIONS["en"])
+    answer = last_answer(at)
+    assert answer.citations
+    assert {c.doc_id for c in answer.citations} == {sample_id(SAMPLE_EN2)}
+    assert all(h.doc.source == "Asharq Al-Awsat" for h in answer.hits)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "prefix"),
+    [("date_from", "2020-01-01", SAMPLE_EN), ("date_to", "2019-12-31", SAMPLE_EN2)],
+)
+def test_app_date_filter_changes_what_is_cited(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings, field: str, value: str, prefix: str
+) -> None:
+    """A date range leaves out the undated Persian and Arabic samples (the help says so)."""
+    at = start(monkeypatch, built_index.index_dir)
+    box = at.sidebar.date_input(key=field)
+    assert "without a known date are left out" in (box.help or "")
+    box.set_value(date.fromisoformat(value)).run()
+    assert any("left out while a date is set" in c.value for c in at.sidebar.caption)
+    ask(at, QUESTIONS["en"])
+    answer = last_answer(at)
+    assert answer.citations
+    assert {c.doc_id for c in answer.citations} == {sample_id(prefix)}
+    assert all(h.doc.date for h in answer.hits)
+
+
+def test_document_opens_near_the_span_of_a_long_line() -> None:
+    """A document written as one long line still opens close to the cited span."""
+    from ui.document import LEAD, paragraph_start
+
+    text = "First line.\n" + "word " * 1000 + "CITED sentence." + " tail" * 10
+    start = text.index("CITED")
+    cut = paragraph_start(text, start)
+    assert 0 < start - cut <= LEAD and text[cut - 1] == " "
+    assert paragraph_start("one\ntwo CITED", 8) == 4, "the start of the span's line"
