@@ -19,7 +19,7 @@ import Stemmer
 from rag import arabic_stem, persian_stem
 from rag.normalize import ZWNJ, clean, fold
 
-ANALYZER_VERSION = "8"
+ANALYZER_VERSION = "9"
 _WORD = re.compile(r"[^\W_]+")
 # Within a word: runs of Arabic script and runs of anything else.
 _SCRIPT_RUN = re.compile(r"[\u0600-\u06FF]+|[^\u0600-\u06FF]+")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rag.citations import number_citations
 from rag.config import AnswerSettings
-from rag.retrieval import Query, Searcher
+from rag.retrieval import XLING_CREDIT, Query, Searcher
 from rag.types import Answer, Hit
 
 NO_ANSWER = {
@@ -81,12 +81,15 @@ def _other_languages(
     well enough: Manba's readers compare how each language's press told the story, so the
     Persian or Arabic report of a fact is kept beside the English one that outranked it."""
     heard = {c.hit.chunk.lang for c in chosen}
+    # Another language's report meets the question mostly through stand-ins (glossary, names),
+    # which count XLING_CREDIT of a word: the bar is lowered by as much.
+    floor = settings.min_coverage * XLING_CREDIT
     extra: list[Candidate] = []
     for c in cands:
         if len(extra) >= settings.other_languages:
             break
         lang = c.hit.chunk.lang
-        if lang in heard or c.coverage < settings.min_coverage or c.score < 0.25 * best:
+        if lang in heard or c.coverage < floor or c.score < 0.25 * best:
             continue
         if _redundant(c, chosen + extra, settings.redundancy):
             continue
@@ -105,11 +108,14 @@ def select(
     if not cands or cands[0].coverage < settings.min_coverage:
         return []
     best = cands[0].score
+    # A sentence that covers much less of the question than the best one answers another
+    # question (the Idlib agreement, when the best sentence is about the Sochi agreement on it).
+    floor = max(settings.min_coverage, settings.relative_coverage * max(c.coverage for c in cands))
     chosen: list[Candidate] = []
     for c in cands:
         if len(chosen) >= settings.max_sentences:
             break
-        if c.coverage < settings.min_coverage or c.score < 0.5 * best:
+        if c.coverage < floor or c.score < 0.5 * best:
             continue
         if _redundant(c, chosen, settings.redundancy):
             continue

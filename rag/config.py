@@ -156,6 +156,12 @@ class AnswerSettings:
     min_coverage: float = field(
         default=0.34, metadata={"help": "Share of question weight a sentence must cover."}
     )
+    relative_coverage: float = field(
+        default=0.7,
+        metadata={
+            "help": "A sentence must also cover this share of what the best sentence covers."
+        },
+    )
     redundancy: float = field(
         default=0.6, metadata={"help": "Token overlap above which a sentence is a repeat."}
     )
@@ -171,6 +177,7 @@ class AnswerSettings:
         v = "ANSWER__"
         _require(self.max_sentences >= 1, v + "MAX_SENTENCES", self.max_sentences, "1 or more")
         _unit(v + "MIN_COVERAGE", self.min_coverage)
+        _unit(v + "RELATIVE_COVERAGE", self.relative_coverage)
         _require(
             self.other_languages >= 0, v + "OTHER_LANGUAGES", self.other_languages, "0 or more"
         )

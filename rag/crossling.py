@@ -35,7 +35,7 @@ from rag.normalize import clean, fold
 from rag.translit import name_keys
 
 CONCEPT, NAME, NUMBER, DATE = "~c", "~k", "~n", "~d"
-ALGORITHM = "3"  # bump when the tokens made from the same text change
+ALGORITHM = "4"  # bump when the tokens made from the same text change
 PARTS = ("concepts", "names", "numbers")
 _PREFIX_PART = {CONCEPT: "concepts", NAME: "names", NUMBER: "numbers", DATE: "numbers"}
 _WORD = re.compile(r"[^\W_]+(?:\u200c[^\W_]+)*")
@@ -223,9 +223,12 @@ def _lookup_langs(word: str, lang: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=200_000)
 def _word(
-    word: str, lang: str, capitalized: bool, query: bool
+    word: str, lang: str, capitalized: bool, query: bool, initial: bool = False
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(analyzed tokens, cross-lingual tokens) of one word as written."""
+    """(analyzed tokens, cross-lingual tokens) of one word as written.
+
+    Latin words get name keys when capitalized (not merely first in the sentence, unless the
+    lexicon does not know them) and, in questions, when the lexicon does not know them."""
     cleaned = clean(word)
     if not cleaned:
         return (), ()
@@ -250,8 +253,13 @@ def _word(
         # the lexicon knows, since stemming can make a name look like a word (بوتين -> بوت,
         # the stem of بوتان "Bhutan"; روحانی -> روحان) and the key is then what finds it.
         if fold(cleaned) not in stopwords("fa") | stopwords("ar"):
-            out.extend(NAME + k for k in name_keys(cleaned))
-    elif capitalized or (query and not out):
+            # In a question, a word the lexicon knows is most likely that word: only its
+            # strict keys of three or more consonants stand for it, so a common word's short
+            # loose key (نقطة -> nkt, tl...) does not find every capitalized name that shares it.
+            known = query and bool(out)
+            keys = name_keys(cleaned, strict_only=known, min_len=3 if known else 2)
+            out.extend(NAME + k for k in keys)
+    elif (capitalized and not (initial and out)) or (query and not out):
         out.extend(NAME + k for k in name_keys(cleaned))
     return tokens, tuple(dict.fromkeys(out))
 
@@ -278,19 +286,20 @@ def _phrase_tokens(analyzed: list[str], lang: str) -> list[str]:
     return out
 
 
-def _words(text: str) -> Iterable[tuple[str, bool]]:
-    """The words of ``text`` with whether each starts with a capital letter."""
-    for match in _WORD.finditer(text):
+def _words(text: str) -> Iterable[tuple[str, bool, bool]]:
+    """The words of ``text`` with whether each starts with a capital letter and whether it is
+    the first word (where a capital tells nothing: "However", "Officials")."""
+    for n, match in enumerate(_WORD.finditer(text)):
         word = match.group()
-        yield word, bool(_LATIN_UPPER.match(word))
+        yield word, bool(_LATIN_UPPER.match(word)), n == 0
 
 
 def text_tokens(text: str, lang: str) -> list[str]:
     """The cross-lingual tokens of a passage or sentence (repeats kept: BM25 counts them)."""
     out: list[str] = []
     analyzed: list[str] = []
-    for word, capitalized in _words(text):
-        tokens, xtokens = _word(word, lang, capitalized, False)
+    for word, capitalized, initial in _words(text):
+        tokens, xtokens = _word(word, lang, capitalized, False, initial)
         out.extend(xtokens)
         analyzed.extend(tokens)
     out.extend(_phrase_tokens(analyzed, lang))
@@ -306,8 +315,8 @@ def query_units(text: str, lang: str, parts: Iterable[str] = PARTS) -> list[Unit
     keep = set(parts)
     units: list[Unit] = []
     analyzed: list[str] = []
-    for word, _ in _words(text):
-        tokens, xtokens = _word(word, lang, True, True)
+    for word, capitalized, initial in _words(text):
+        tokens, xtokens = _word(word, lang, capitalized, True, initial)
         alternatives = frozenset(t for t in xtokens if _PREFIX_PART[t[:2]] in keep)
         if not tokens and not alternatives:
             continue

@@ -50,7 +50,9 @@ def stem(word: str) -> str:
         return stemmed[:-2]
     if stemmed.endswith(("ده", "ته")) and len(stemmed) - 1 >= _MIN_STEM:
         return stemmed[:-1]
-    # Indefinite, adjectival or ezafe ی: ویتامینی -> ویتامین, سالی -> سال.
-    if stemmed == word and stemmed.endswith("ی") and not stemmed.endswith("یی"):
+    # Indefinite, adjectival or ezafe ی: ویتامینی -> ویتامین, سالی -> سال; also once a plural
+    # ending is gone, so the plural meets its singular (درگیریها -> درگیر, like درگیری).
+    plural_gone = stemmed != word and word.endswith(_PLURAL)
+    if (stemmed == word or plural_gone) and stemmed.endswith("ی") and not stemmed.endswith("یی"):
         stemmed = _strip_suffix(stemmed, ("ی",))
     return stemmed

@@ -213,13 +213,34 @@ class Searcher:
         return out
 
     def xling(self, query: Query, mask: np.ndarray | None, n: int) -> list[tuple[int, float]]:
-        """BM25 over the cross-lingual tokens: lexicon concepts, name keys, numbers, dates."""
-        known = [t for t in query.xtokens if t in self._xvocab]
-        if not known or self.reader.xbm25 is None:
+        """BM25 over the cross-lingual tokens: lexicon concepts, name keys, numbers, dates.
+
+        A question word counts once, with the best of the tokens that stand for it: its name
+        keys and glossary entries are alternatives, not separate evidence (summing them would
+        let a word with five stand-ins outweigh three words with one each)."""
+        xbm25 = self.reader.xbm25
+        if xbm25 is None:
             return []
-        weights = mask.astype(np.float32) if mask is not None else None
-        scores = self.reader.xbm25.get_scores(known, weight_mask=weights)
-        return _top(scores, n)
+        data = np.asarray(xbm25.scores["data"])
+        indices = np.asarray(xbm25.scores["indices"])
+        indptr = np.asarray(xbm25.scores["indptr"])
+        total = np.zeros(len(self.reader.chunk_ids), dtype=np.float32)
+        found = False
+        for unit in query.units:
+            ids = [self._xvocab[t] for t in unit.alternatives if t in self._xvocab]
+            if not ids:
+                continue
+            found = True
+            best = np.zeros_like(total)
+            for tid in ids:
+                docs = indices[indptr[tid] : indptr[tid + 1]]
+                best[docs] = np.maximum(best[docs], data[indptr[tid] : indptr[tid + 1]])
+            total += best
+        if not found:
+            return []
+        if mask is not None:
+            total *= mask
+        return _top(total, n)
 
     def dense(
         self, query: Query, mask: np.ndarray | None, n: int, floor: bool = True

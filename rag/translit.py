@@ -146,11 +146,12 @@ def _forms(word: str) -> list[str]:
 
 
 @lru_cache(maxsize=200_000)
-def name_keys(word: str) -> tuple[str, ...]:
+def name_keys(word: str, strict_only: bool = False, min_len: int = _MIN_KEY) -> tuple[str, ...]:
     """Phonetic keys of one cleaned word (lower case, no diacritics), Latin or Arabic script.
 
-    Several keys: strict and loose, and for Arabic-script words those of the word without its
-    article, proclitic or Persian plural ending. Empty when the word has too few consonants.
+    Several keys: strict and loose (unless ``strict_only``), and for Arabic-script words those
+    of the word without its article, proclitic or Persian plural ending. Keys shorter than
+    ``min_len`` consonants are left out: they would match too much.
     """
     if _ARABIC_LETTERS.search(word):
         skeletons = [_arabic(form) for form in _forms(word)]
@@ -160,8 +161,11 @@ def name_keys(word: str) -> tuple[str, ...]:
         return ()
     keys: list[str] = []
     for strict in skeletons:
-        for key in (strict, _collapse(list(strict.translate(_LOOSE_DROP)))):
-            if len(key) >= _MIN_KEY and key not in keys:
+        variants = (
+            (strict,) if strict_only else (strict, _collapse(list(strict.translate(_LOOSE_DROP))))
+        )
+        for key in variants:
+            if len(key) >= min_len and key not in keys:
                 keys.append(key)
     return tuple(keys)
 
