@@ -1,9 +1,9 @@
 """Language identification (fa, ar, en) and text direction.
 
 py3langid restricted to the supported languages decides, helped by script rules: letters only
-Persian uses (پ چ ژ گ) and only Arabic uses (ة, ى, the article ال at a high rate) settle short
-texts where character statistics are thin. llama-index's helper calls every Arabic-script text
-Arabic, so it is not used.
+Persian uses (پ چ ژ گ, and the Persian keyboard's ی ک) and only Arabic uses (ة, ى, the article
+ال at a high rate) settle short texts where character statistics are thin. llama-index's
+helper calls every Arabic-script text Arabic, so it is not used.
 """
 
 from __future__ import annotations
@@ -58,8 +58,13 @@ def detect(text: str, default: str = "en") -> str:
     return str(lang)
 
 
+_PERSIAN_YEH_KAF_WORD = re.compile(r"\S*[\u06cc\u06a9]\S*")
+
+
 def _persian_or_arabic(text: str) -> str:
-    persian = len(_PERSIAN_ONLY.findall(text))
+    # Persian keyboards type ی and ک (U+06CC, U+06A9), Arabic ones ي and ك: a word spelled
+    # with them is Persian evidence too (once per word), or "ال جی ..." reads as Arabic.
+    persian = len(_PERSIAN_ONLY.findall(text)) + len(_PERSIAN_YEH_KAF_WORD.findall(text))
     arabic = len(_ARABIC_ONLY.findall(text))
     words = max(1, len(text.split()))
     # A clear majority of script evidence decides; a few transliterated names do not.
