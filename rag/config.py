@@ -30,6 +30,10 @@ def _unit(var: str, value: float) -> None:
     _require(0 <= value <= 1, var, value, "a number from 0 to 1")
 
 
+def _non_negative(var: str, value: float) -> None:
+    _require(math.isfinite(value) and value >= 0, var, value, "a number of 0 or more")
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     max_tokens: int = field(default=300, metadata={"help": "Largest chunk, in o200k tokens."})
@@ -119,12 +123,7 @@ class RetrievalSettings:
         _choice(v + "MODE", self.mode, ("hybrid", "bm25", "dense", "xling"))
         for part in (p for p in self.xling_parts.split(",") if p):
             _choice(v + "XLING_PARTS", part, ("concepts", "names", "numbers"))
-        _require(
-            math.isfinite(self.xling_weight) and self.xling_weight >= 0,
-            v + "XLING_WEIGHT",
-            self.xling_weight,
-            "a number of 0 or more",
-        )
+        _non_negative(v + "XLING_WEIGHT", self.xling_weight)
         _choice(v + "FUSION", self.fusion, ("score", "rrf"))
         _choice(v + "DENSE_BACKEND", self.dense_backend, ("exact", "chroma"))
         _unit(v + "DENSE_WEIGHT", self.dense_weight)
@@ -133,12 +132,7 @@ class RetrievalSettings:
         _require(self.candidates >= 1, v + "CANDIDATES", self.candidates, "1 or more")
         _require(self.rrf_k >= 0, v + "RRF_K", self.rrf_k, "0 or more")
         _require(self.rerank_depth >= 0, v + "RERANK_DEPTH", self.rerank_depth, "0 or more")
-        _require(
-            math.isfinite(self.sentence_weight) and self.sentence_weight >= 0,
-            v + "SENTENCE_WEIGHT",
-            self.sentence_weight,
-            "a number of 0 or more",
-        )
+        _non_negative(v + "SENTENCE_WEIGHT", self.sentence_weight)
         _require(
             math.isfinite(self.bm25_k1) and self.bm25_k1 > 0,
             v + "BM25_K1",
@@ -221,12 +215,7 @@ class LLMSettings:
             math.isfinite(self.timeout) and self.timeout > 0, v + "TIMEOUT", self.timeout, "> 0"
         )
         _require(self.max_retries >= 0, v + "MAX_RETRIES", self.max_retries, "0 or more")
-        _require(
-            math.isfinite(self.translation_weight) and self.translation_weight >= 0,
-            v + "TRANSLATION_WEIGHT",
-            self.translation_weight,
-            "a number of 0 or more",
-        )
+        _non_negative(v + "TRANSLATION_WEIGHT", self.translation_weight)
         _require(
             not self.base_url or self.base_url.startswith(("http://", "https://")),
             v + "BASE_URL",

@@ -83,22 +83,10 @@ class Searcher:
         self.settings = settings
         self.embedder = make_embedding(reader.embed_settings)
         self.embedder.set_idf(reader.idf_table)
-        bm25 = reader.bm25
         n_docs = float(max(len(reader.chunk_ids), 1))
-        self._vocab: dict[str, int] = bm25.vocab_dict if bm25 is not None else {}
-        if bm25 is not None:
-            df = np.diff(np.asarray(bm25.scores["indptr"])).astype(np.float64)
-            self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-        else:
-            self._idf = np.zeros(0)
+        self._vocab, self._idf = _vocab_idf(reader.bm25, n_docs)
+        self._xvocab, self._xidf = _vocab_idf(reader.xbm25, n_docs)
         self._max_idf = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
-        xbm25 = reader.xbm25
-        self._xvocab: dict[str, int] = xbm25.vocab_dict if xbm25 is not None else {}
-        if xbm25 is not None:
-            xdf = np.diff(np.asarray(xbm25.scores["indptr"])).astype(np.float64)
-            self._xidf = np.log(1.0 + (n_docs - xdf + 0.5) / (xdf + 0.5))
-        else:
-            self._xidf = np.zeros(0)
         self._parts = tuple(p for p in settings.retrieval.xling_parts.split(",") if p)
         self.translation_weight = settings.llm.translation_weight
         self._collection: Any = None
@@ -470,6 +458,14 @@ class Searcher:
                 words = [w for w in dict.fromkeys(translated.tokens) if w in terms]
                 out.extend((w, "translation", translated.text) for w in words)
         return tuple(out)
+
+
+def _vocab_idf(bm25: Any, n_docs: float) -> tuple[dict[str, int], np.ndarray]:
+    """A bm25s index's vocabulary and each term's BM25 IDF (empty when there is no index)."""
+    if bm25 is None:
+        return {}, np.zeros(0)
+    df = np.diff(np.asarray(bm25.scores["indptr"])).astype(np.float64)
+    return bm25.vocab_dict, np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
 def keep_offline(
