@@ -10,6 +10,8 @@ from rag.langs import SUPPORTED, detect, direction
 
 SHORT_FA = [
     "توافق سوچی چه بود؟",
+    "ال جی متعلق به کدام کشور است؟",  # a brand written like the Arabic article
+    "ال نینو چیست؟",
     "رئیس جمهور ترکیه",
     "سوچی کجاست؟",
     "اردوغان کیست؟",
