@@ -30,7 +30,7 @@ index: install
 	$(BIN)/manba ingest $(SAMPLES) --index $(INDEX)
 
 run: index
-	$(BIN)/streamlit run app.py
+	$(BIN)/python -m ui.serve
 
 lint: install-dev
 	$(BIN)/ruff check rag app.py ui tests benchmarks
