@@ -125,11 +125,12 @@ def app_index(tmp_path_factory: pytest.TempPathFactory, listener: _Listener) -> 
 
 @pytest.fixture(scope="module")
 def app_port(app_index: Settings) -> Iterator[int]:
-    """A Streamlit server on 127.0.0.1 with the repository's .streamlit/config.toml."""
+    """A Streamlit server on 127.0.0.1 with the repository's .streamlit/config.toml, started
+    the way ``make run`` starts it (``python -m ui.serve``)."""
     port = _free_port()
     env = {**os.environ, "MANBA_INDEX_DIR": str(app_index.index_dir)}
     proc = subprocess.Popen(
-        [str(VENV_BIN / "streamlit"), "run", "app.py", "--server.port", str(port)],
+        [str(VENV_BIN / "python"), "-m", "ui.serve", "--server.port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
