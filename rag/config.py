@@ -89,6 +89,13 @@ class RetrievalSettings:
             "cross-lingual leg carries evidence across languages."
         },
     )
+    xling_same_lang: float = field(
+        default=0.25,
+        metadata={
+            "help": "The cross-lingual leg's scores of passages in the question's own language "
+            "are multiplied by this (BM25 already matches their words)."
+        },
+    )
     xling_parts: str = field(
         default="concepts,names,numbers",
         metadata={"help": "Cross-lingual evidence used: concepts, names, numbers (comma list)."},
@@ -142,6 +149,7 @@ class RetrievalSettings:
         _unit(v + "BM25_B", self.bm25_b)
         _unit(v + "LANG_DIVERSITY", self.lang_diversity)
         _unit(v + "OTHER_LANG_FACTOR", self.other_lang_factor)
+        _unit(v + "XLING_SAME_LANG", self.xling_same_lang)
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,12 @@ def _word(
             # strict keys of three or more consonants stand for it, so a common word's short
             # loose key (نقطة -> nkt, tl...) does not find every capitalized name that shares it.
             known = query and bool(out)
-            keys = name_keys(cleaned, strict_only=known, min_len=3 if known else 2)
+            keys = name_keys(
+                cleaned,
+                strict_only=known,
+                min_len=3 if known else 2,
+                loose_min_len=3 if query else 2,
+            )
             out.extend(NAME + k for k in keys)
     elif (capitalized and not (initial and out)) or (query and not out):
         out.extend(NAME + k for k in name_keys(cleaned))

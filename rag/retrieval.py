@@ -400,10 +400,19 @@ class Searcher:
         if mode == "hybrid" and rs.other_lang_factor < 1:
             dense = self._discount_other_langs(dense, query.lang, rs.other_lang_factor)
         xling = self.xling(query, mask, n) if mode in ("hybrid", "xling") and self._parts else []
+        xling_top = xling[0][1] if xling else 0.0
+        if mode == "hybrid" and rs.xling_same_lang < 1:
+            # In the question's own language the BM25 leg already holds the words themselves:
+            # their stand-ins there would count them twice.
+            langs = self.reader.langs
+            xling = sorted(
+                ((i, s * rs.xling_same_lang if langs[i] == query.lang else s) for i, s in xling),
+                key=lambda kv: -kv[1],
+            )
         legs: list[Leg] = [
             (lexical, 1.0 - rs.dense_weight, lexical_top),
             (dense, rs.dense_weight, dense_top),
-            (xling, rs.xling_weight, 0.0),
+            (xling, rs.xling_weight, xling_top),
         ]
         do_rerank = rerank and rs.sentence_weight > 0 and bool(query.tokens or query.units)
         depth = rs.rerank_depth or n

@@ -146,12 +146,15 @@ def _forms(word: str) -> list[str]:
 
 
 @lru_cache(maxsize=200_000)
-def name_keys(word: str, strict_only: bool = False, min_len: int = _MIN_KEY) -> tuple[str, ...]:
+def name_keys(
+    word: str, strict_only: bool = False, min_len: int = _MIN_KEY, loose_min_len: int = _MIN_KEY
+) -> tuple[str, ...]:
     """Phonetic keys of one cleaned word (lower case, no diacritics), Latin or Arabic script.
 
     Several keys: strict and loose (unless ``strict_only``), and for Arabic-script words those
-    of the word without its article, proclitic or Persian plural ending. Keys shorter than
-    ``min_len`` consonants are left out: they would match too much.
+    of the word without its article, proclitic or Persian plural ending. Strict keys shorter
+    than ``min_len`` consonants and loose ones shorter than ``loose_min_len`` are left out:
+    they would match too much.
     """
     if _ARABIC_LETTERS.search(word):
         skeletons = [_arabic(form) for form in _forms(word)]
@@ -161,12 +164,11 @@ def name_keys(word: str, strict_only: bool = False, min_len: int = _MIN_KEY) -> 
         return ()
     keys: list[str] = []
     for strict in skeletons:
-        variants = (
-            (strict,) if strict_only else (strict, _collapse(list(strict.translate(_LOOSE_DROP))))
-        )
-        for key in variants:
-            if len(key) >= min_len and key not in keys:
-                keys.append(key)
+        if len(strict) >= min_len and strict not in keys:
+            keys.append(strict)
+        loose = _collapse(list(strict.translate(_LOOSE_DROP)))
+        if not strict_only and len(loose) >= max(min_len, loose_min_len) and loose not in keys:
+            keys.append(loose)
     return tuple(keys)
 
 
