@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any
 
+import numpy as np
+
 from rag import langs
 from rag.answer import extractive_answer
 from rag.config import Settings
@@ -22,6 +24,7 @@ class Engine:
         self.settings = settings
         self.reader = IndexReader(settings)
         self.searcher = Searcher(self.reader, settings)
+        self._index_langs = sorted(str(x) for x in np.unique(self.reader.langs))
         self.translator: Translator | None = None
         if settings.llm.connected and settings.llm.translate:
             self.translator = Translator(ChatModel(settings.llm))
@@ -37,7 +40,7 @@ class Engine:
         if self.translator is None or not question.strip():
             return Translations({})
         lang = langs.detect(question)
-        return self.translator.translate(question, lang, sorted(set(self.reader.langs.tolist())))
+        return self.translator.translate(question, lang, self._index_langs)
 
     def search(
         self,

@@ -187,16 +187,18 @@ class Searcher:
         scores = self.reader.bm25.get_scores(known, weight_mask=weights)
         return _top(scores, n)
 
-    def _discount_other_langs(
-        self, ranked: list[tuple[int, float]], lang: str, factor: float
+    def _scale_langs(
+        self, ranked: list[tuple[int, float]], lang: str, same: float, other: float
     ) -> list[tuple[int, float]]:
-        """BM25 scores of passages in another language than the question, times ``factor``.
-
-        A Persian question's words found in Arabic text (one script, much shared vocabulary)
-        are cross-lingual evidence, weaker than the same words in Persian text; the xling leg
-        carries the rest of it."""
+        """Scores times ``same`` for passages in the question's language ``lang`` and times
+        ``other`` for the rest, re-sorted. A Persian question's words found in Arabic text (one
+        script, much shared vocabulary) are cross-lingual evidence, weaker than the same words
+        in Persian text; the xling leg carries it, and in the question's own language the BM25
+        leg already holds the words the xling leg would count again."""
+        if same == 1 and other == 1:
+            return ranked
         langs = self.reader.langs
-        out = [(i, s if langs[i] == lang else s * factor) for i, s in ranked]
+        out = [(i, s * (same if langs[i] == lang else other)) for i, s in ranked]
         out.sort(key=lambda kv: -kv[1])
         return out
 
@@ -392,27 +394,18 @@ class Searcher:
         mask = self.mask(filters or Filters())
         n = max(rs.candidates, k)
         lexical = self.bm25(query, mask, n) if mode in ("hybrid", "bm25") else []
-        lexical_top = lexical[0][1] if lexical else 0.0
-        if mode == "hybrid" and rs.other_lang_factor < 1:
-            lexical = self._discount_other_langs(lexical, query.lang, rs.other_lang_factor)
         dense = self.dense(query, mask, n) if mode in ("hybrid", "dense") else []
-        dense_top = dense[0][1] if dense else 0.0
-        if mode == "hybrid" and rs.other_lang_factor < 1:
-            dense = self._discount_other_langs(dense, query.lang, rs.other_lang_factor)
         xling = self.xling(query, mask, n) if mode in ("hybrid", "xling") and self._parts else []
-        xling_top = xling[0][1] if xling else 0.0
-        if mode == "hybrid" and rs.xling_same_lang < 1:
-            # In the question's own language the BM25 leg already holds the words themselves:
-            # their stand-ins there would count them twice.
-            langs = self.reader.langs
-            xling = sorted(
-                ((i, s * rs.xling_same_lang if langs[i] == query.lang else s) for i, s in xling),
-                key=lambda kv: -kv[1],
-            )
+        # In hybrid mode each leg is scaled by language (see _scale_langs) after its best
+        # score is taken as its normalizer, so the scaling is not undone by normalization.
+        other, same_x = (rs.other_lang_factor, rs.xling_same_lang) if mode == "hybrid" else (1, 1)
         legs: list[Leg] = [
-            (lexical, 1.0 - rs.dense_weight, lexical_top),
-            (dense, rs.dense_weight, dense_top),
-            (xling, rs.xling_weight, xling_top),
+            (self._scale_langs(leg, query.lang, same, oth), weight, leg[0][1] if leg else 0.0)
+            for leg, weight, same, oth in (
+                (lexical, 1.0 - rs.dense_weight, 1.0, other),
+                (dense, rs.dense_weight, 1.0, other),
+                (xling, rs.xling_weight, same_x, 1.0),
+            )
         ]
         do_rerank = rerank and rs.sentence_weight > 0 and bool(query.tokens or query.units)
         depth = rs.rerank_depth or n
@@ -551,37 +544,6 @@ def fuse_legs(legs: list[Leg], method: str = "score", rrf_k: int = 60) -> list[t
             else:
                 add = weight / (rrf_k + rank)
             scores[i] = scores.get(i, 0.0) + add
-    return sorted(scores.items(), key=lambda kv: -kv[1])
-
-
-def fuse(
-    lexical: list[tuple[int, float]],
-    dense: list[tuple[int, float]],
-    dense_weight: float,
-    method: str = "score",
-    rrf_k: int = 60,
-) -> list[tuple[int, float]]:
-    """Fuse two ranked legs; a single non-empty leg keeps its own order.
-
-    'score': a convex combination of each leg's scores scaled to [0, 1] by its best score
-    (a passage missing from a leg gets 0 there). 'rrf': weighted reciprocal rank fusion.
-    """
-    if not dense:
-        return lexical
-    if not lexical:
-        return dense
-    scores: dict[int, float] = {}
-    if method == "score":
-        for leg, weight in ((lexical, 1.0 - dense_weight), (dense, dense_weight)):
-            top = leg[0][1]
-            for i, s in leg:
-                scores[i] = scores.get(i, 0.0) + weight * (s / top if top > 0 else 0.0)
-        return sorted(scores.items(), key=lambda kv: -kv[1])
-    for rank, (i, _) in enumerate(lexical, 1):
-        scores[i] = scores.get(i, 0.0) + (1.0 - dense_weight) / (rrf_k + rank)
-    for rank, (i, _) in enumerate(dense, 1):
-        scores[i] = scores.get(i, 0.0) + dense_weight / (rrf_k + rank)
-    # Ties go to the lexical leg's order (dict keeps insertion order; sort is stable).
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
