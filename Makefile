@@ -7,7 +7,7 @@ SAMPLES := data/samples
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run install install-dev index check lint typecheck pytest test eval eval-xling bench clean
+.PHONY: run install install-dev index check lint typecheck pytest test eval eval-answers eval-xling bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ check:
 	$(BIN)/pytest
 
 test: install-dev check
+
+# Answer quality on the bundled test set (offline, under a minute); HTML report in reports/.
+eval-answers: install
+	mkdir -p reports
+	$(BIN)/manba eval --testset data/testsets/samples.jsonl --corpus $(SAMPLES) --json reports/eval-answers-samples.json --report reports/answers-samples
 
 # Retrieval on the shared dev sets (needs ../shared/data); figures in reports/.
 SHARED ?= ../shared/data

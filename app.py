@@ -1,7 +1,8 @@
 """Manba's Streamlit front end: reads settings, calls rag/, renders. No pipeline logic here.
 
 Pages live in ``ui/``: ``ui/ask.py`` (questions and cited answers), ``ui/library.py`` (the
-documents in the index). This file loads settings and the shared engine and picks the page.
+documents in the index), ``ui/evaluate.py`` (answer quality on a test set). This file loads
+settings and the shared engine and picks the page.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from rag.config import Settings, from_env
 from rag.engine import Engine
 from rag.errors import ManbaError
 from ui.ask import ask_page
+from ui.evaluate import evaluate_page
 from ui.library import library_page
 
 logger = logging.getLogger("manba.app")
-PAGES = {"Ask": ask_page, "Library": library_page}
+PAGES = {"Ask": ask_page, "Library": library_page, "Evaluate": evaluate_page}
 
 st.set_page_config(page_title="Manba", page_icon="📚", layout="wide")
 

@@ -411,48 +411,236 @@ def ask(
 
 @main.command(name="eval")
 @click.option(
+    "--testset",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Test set in Manba's JSONL format (see the README), e.g. data/testsets/samples.jsonl.",
+)
+@click.option(
+    "--squad",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Test set in SQuAD JSON format (its paragraphs are the corpus).",
+)
+@click.option(
     "--corpus",
     "corpus",
     multiple=True,
-    required=True,
     type=click.Path(exists=True),
-    help="Corpus JSONL file (repeatable).",
+    help="Files or folders to index for this run (repeatable); needed with --qa. Without "
+    "it, --testset is run against the index (--index).",
 )
-@click.option("--qa", "qa", required=True, type=click.Path(exists=True), help="Questions JSONL.")
+@click.option("--qa", "qa", type=click.Path(exists=True), help="Questions JSONL (with --corpus).")
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
 @click.option("--k", "ks", default="1,5,20", show_default=True, help="Cut-offs for Recall@k.")
 @click.option(
     "--mode",
     type=click.Choice([*MODES, "all"]),
     default="hybrid",
     show_default=True,
-    help="Retrieval legs to score; 'all' scores each leg and the fusion, with and "
+    help="With --qa: retrieval legs to score; 'all' scores each leg and the fusion, with and "
     "without the sentence re-ranking.",
 )
 @click.option(
     "--baseline",
     is_flag=True,
-    help="Also score plain bm25s with its default tokenizer, in the same run.",
+    help="With --qa: also score plain bm25s with its default tokenizer, in the same run.",
 )
 @click.option(
     "--ablation",
     is_flag=True,
-    help="Also score the fused default without cross-lingual evidence and with each kind "
-    "(names, concepts, numbers) alone and left out.",
+    help="With --qa: also score the fused default without cross-lingual evidence and with "
+    "each kind (names, concepts, numbers) alone and left out.",
+)
+@click.option(
+    "--retrieval-only",
+    is_flag=True,
+    help="With --qa: score retrieval only (no answers, citations or faithfulness).",
 )
 @click.option("--limit", type=int, default=0, help="Score only the first N questions.")
-@click.option("--json", "json_out", type=click.Path(), help="Write the figures to this file.")
+@click.option("--judge", is_flag=True, help="Faithfulness judged by the connected model.")
+@click.option("--json", "json_out", type=click.Path(), help="Write every figure to this file.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    help="Write a self-contained HTML report (charts, failures) into this folder.",
+)
+@click.option(
+    "--compare",
+    "compare_to",
+    type=click.Path(exists=True, dir_okay=False),
+    help="An earlier --json file: show what improved and what regressed; exit 1 on a "
+    "regression beyond --tolerance.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=0.02,
+    show_default=True,
+    help="How much a figure may drop before --compare calls it a regression.",
+)
 def eval_cmd(
+    testset: str | None,
+    squad: str | None,
     corpus: tuple[str, ...],
-    qa: str,
+    qa: str | None,
+    index: str | None,
     ks: str,
     mode: str,
     baseline: bool,
     ablation: bool,
+    retrieval_only: bool,
     limit: int,
+    judge: bool,
     json_out: str | None,
+    report_dir: str | None,
+    compare_to: str | None,
+    tolerance: float,
 ) -> None:
-    """Score retrieval on a corpus/questions pair: Recall@k, MRR@10, nDCG@10, latency."""
-    from rag.evaluation import ablation_modes, format_report, run_eval, xling_ablation_modes
+    """Measure answer quality: retrieval, citations, answers, abstention, faithfulness and
+    latency, by language, direction and tag (--testset, --squad, or --corpus with --qa)."""
+    from rag import eval_report
+
+    chosen = [x for x in (testset, squad, qa) if x]
+    if len(chosen) != 1:
+        _fail("give one of --testset FILE, --squad FILE, or --corpus PATH --qa FILE")
+    if qa and not corpus:
+        _fail("--qa needs the corpus it was written for: add --corpus FILE")
+    old = None
+    if compare_to:
+        try:
+            old = json.loads(Path(compare_to).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            _fail(f"{compare_to} is not a report written by --json ({exc})")
+    settings = _settings(index)
+    try:
+        if qa:
+            report = _eval_qa_pair(
+                settings,
+                corpus,
+                Path(qa),
+                ks,
+                mode,
+                baseline,
+                ablation,
+                retrieval_only,
+                limit,
+                judge,
+            )
+        else:
+            report = _eval_testset(settings, testset, squad, corpus, limit, judge)
+    except ManbaError as err:
+        _fail(str(err))
+    if "metrics" in report:
+        click.echo(clean(eval_report.format_table(report)))
+    if "modes" in report:
+        from rag.evaluation import format_report
+
+        click.echo(clean(format_report(report)))
+    if json_out:
+        Path(json_out).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+        click.echo(f"Figures written to {json_out}")
+    if report_dir and "metrics" in report:
+        page = eval_report.write_html(report, Path(report_dir))
+        click.echo(f"Report written to {page}")
+    if old is not None and "metrics" in report:
+        comparison = eval_report.compare(old, report, tolerance)
+        click.echo(clean(eval_report.format_comparison(comparison)))
+        if comparison.regressed_beyond_tolerance:
+            _fail(f"regression beyond the tolerance {tolerance} against {compare_to}", code=1)
+
+
+def _progress(label: str) -> Any:
+    """A progress bar on stderr, fed by answer_eval.run's callback."""
+    state: dict[str, Any] = {}
+
+    def update(i: int, n: int, case_id: str) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = click.progressbar(length=n, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+        if i == n:
+            bar.__exit__(None, None, None)
+
+    return update
+
+
+def _judge(settings: Settings, wanted: bool) -> Any:
+    if not wanted:
+        return None
+    if not settings.llm.connected:
+        _fail(
+            "--judge needs a model: set OPENAI_API_KEY and/or OPENAI_BASE_URL "
+            "(or MANBA_LLM__BASE_URL); without it faithfulness is measured lexically"
+        )
+    from rag.judge import ModelJudge
+    from rag.llm import ChatModel
+
+    return ModelJudge(ChatModel(settings.llm))
+
+
+def _eval_testset(
+    settings: Settings,
+    testset: str | None,
+    squad: str | None,
+    corpus: tuple[str, ...],
+    limit: int,
+    judge: bool,
+) -> dict[str, Any]:
+    import tempfile
+    from dataclasses import replace as dc_replace
+
+    from rag import answer_eval
+    from rag.engine import Engine
+    from rag.indexing import index_paths
+    from rag.testset import from_squad, load_testset
+
+    the_judge = _judge(settings, judge)
+    with tempfile.TemporaryDirectory(prefix="manba-eval-") as tmp:
+        if squad:
+            ts = from_squad(Path(squad), Path(tmp) / "squad", limit)
+            paths: list[str | Path] = list(ts.corpus)
+        else:
+            ts = load_testset(Path(str(testset)))
+            if limit:
+                ts = dc_replace(ts, cases=ts.cases[:limit])
+            paths = [Path(c) for c in corpus]
+        run_settings = settings
+        if paths:
+            run_settings = settings.with_index(Path(tmp) / "index")
+            click.echo(f"Indexing {', '.join(str(p) for p in paths)} for this run...", err=True)
+            built = index_paths(paths, run_settings)
+            for failure in built.failed:
+                click.echo(f"warning: {clean(str(failure))}", err=True)
+        elif not (settings.index_dir / "manifest.json").exists():
+            _fail(
+                f"no index at {settings.index_dir}: build it (manba ingest data/samples) or "
+                "pass the documents with --corpus"
+            )
+        with Engine(run_settings) as engine:
+            report = answer_eval.run(engine, ts, judge=the_judge, progress=_progress("Evaluating"))
+        if the_judge is not None:
+            report["judge_tokens"] = sum(the_judge.model.usage.values())
+    report["settings"] = {"k": settings.retrieval.k, "index": str(run_settings.index_dir)}
+    report["date"] = date.today().isoformat()
+    return report
+
+
+def _eval_qa_pair(
+    settings: Settings,
+    corpus: tuple[str, ...],
+    qa: Path,
+    ks: str,
+    mode: str,
+    baseline: bool,
+    ablation: bool,
+    retrieval_only: bool,
+    limit: int,
+    judge: bool,
+) -> dict[str, Any]:
+    from rag import answer_eval
+    from rag.evaluation import ablation_modes, run_eval, xling_ablation_modes
+    from rag.testset import from_qa_pair
 
     try:
         cutoffs = sorted({int(x) for x in ks.split(",") if x.strip()})
@@ -461,23 +649,24 @@ def eval_cmd(
     modes = ablation_modes()[::-1] if mode == "all" else [mode]
     if ablation:
         modes += [m for m in xling_ablation_modes() if m not in modes]
-    settings = _settings(None)
-    try:
-        report = run_eval(
-            [Path(c) for c in corpus],
-            Path(qa),
-            settings,
-            cutoffs,
-            modes,
-            baseline=baseline,
-            limit=limit,
-        )
-    except ManbaError as err:
-        _fail(str(err))
-    click.echo(clean(format_report(report)))
-    if json_out:
-        Path(json_out).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
-        click.echo(f"Figures written to {json_out}")
+    paths = [Path(c) for c in corpus]
+    the_judge = _judge(settings, judge)
+    answers: dict[str, Any] = {}
+
+    def on_engine(engine: Engine) -> None:
+        if not retrieval_only:
+            ts = from_qa_pair(paths, qa, limit)
+            answers.update(
+                answer_eval.run(engine, ts, judge=the_judge, progress=_progress("Answering"))
+            )
+
+    retrieval = run_eval(
+        paths, qa, settings, cutoffs, modes, baseline=baseline, limit=limit, on_engine=on_engine
+    )
+    # The retrieval figures stay at the top (as before); the answer figures join them.
+    retrieval.update({k: v for k, v in answers.items() if k not in retrieval})
+    retrieval["date"] = date.today().isoformat()
+    return retrieval
 
 
 @main.command()

@@ -35,11 +35,14 @@ from rag.normalize import clean, fold
 from rag.translit import name_keys
 
 CONCEPT, NAME, NUMBER, DATE = "~c", "~k", "~n", "~d"
-ALGORITHM = "5"  # bump when the tokens made from the same text change
+ALGORITHM = "6"  # bump when the tokens made from the same text change
 PARTS = ("concepts", "names", "numbers")
 _PREFIX_PART = {CONCEPT: "concepts", NAME: "names", NUMBER: "numbers", DATE: "numbers"}
-_WORD = re.compile(r"[^\W_]+(?:\u200c[^\W_]+)*")
+# Letters and digits, with Arabic diacritics and tatweel inside a word (سُجلت is one word).
+_WORD = re.compile(r"[^\W_](?:[^\W_]|[\u064b-\u065f\u0670\u0640])*(?:\u200c[^\W_]+)*")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
+_CLITIC = re.compile(r"^(?:لل|[لبكف])(?=...)")  # Arabic proclitics before a known word
+_ARTICLE_WORD = re.compile(r"^(?:[وفبكل]?ال|لل)(?=...)")
 _LATIN_UPPER = re.compile(r"[A-Z\u00c0-\u00de]")
 _MAX_PHRASE = 3
 
@@ -248,25 +251,44 @@ def _word(
         found = tokens if lookup_lang == word_lang else tuple(analyze(word, lookup_lang))
         for token in found[:1] if compound else found:
             out.extend(CONCEPT + c for c in lex.concepts(lookup_lang, token))
+    if arabic_script and not out:
+        # Arabic attaches ل ب ك ف to the next word (لمباراة "for the match"); the stemmer
+        # leaves them, the lexicon is looked up without them.
+        bare = _CLITIC.sub("", cleaned)
+        if bare != cleaned:
+            out.extend(CONCEPT + c for t in analyze(bare, "ar") for c in lex.concepts("ar", t))
     if arabic_script:
         # Persian and Arabic have no capitals to tell a name: every word gets keys, also words
         # the lexicon knows, since stemming can make a name look like a word (بوتين -> بوت,
         # the stem of بوتان "Bhutan"; روحانی -> روحان) and the key is then what finds it.
         if fold(cleaned) not in stopwords("fa") | stopwords("ar"):
-            # In a question, a word the lexicon knows is most likely that word: only its
-            # strict keys of three or more consonants stand for it, so a common word's short
-            # loose key (نقطة -> nkt, tl...) does not find every capitalized name that shares it.
             known = query and bool(out)
-            keys = name_keys(
-                cleaned,
-                strict_only=known,
-                min_len=3 if known else 2,
-                loose_min_len=3 if query else 2,
-            )
+            article = _ARTICLE_WORD.match(cleaned) is not None
+            if known and _exact(cleaned, tokens):
+                # In a question, a word the lexicon knows as written (no stemming between
+                # the two) is that word, not a name that looks like it (موسم "season").
+                keys: tuple[str, ...] = ()
+            else:
+                # A known word found through its stem: only its strict keys of three or more
+                # consonants stand for it, so a common word's short loose key (نقطة -> nkt)
+                # does not find every capitalized name that shares it. A question word with
+                # the article (more often a noun than a name: الداخل) needs three too.
+                keys = name_keys(
+                    cleaned,
+                    strict_only=known,
+                    min_len=3 if known or (query and article) else 2,
+                    loose_min_len=3 if query else 2,
+                )
             out.extend(NAME + k for k in keys)
     elif (capitalized and not (initial and out)) or (query and not out):
         out.extend(NAME + k for k in name_keys(cleaned))
     return tokens, tuple(dict.fromkeys(out))
+
+
+def _exact(cleaned: str, tokens: tuple[str, ...]) -> bool:
+    """Whether the analyzer kept the word as written, but for its article or و."""
+    bare = _ARTICLE_WORD.sub("", cleaned)
+    return any(fold(t) in (fold(cleaned), fold(bare)) for t in tokens)
 
 
 def _number_tokens(digits: str, lang: str) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ class Engine:
         self.translator: Translator | None = None
         if settings.llm.connected and settings.llm.translate:
             self.translator = Translator(ChatModel(settings.llm))
+        self._translated: dict[str, Translations] = {}  # recent questions: one model call each
 
     @property
     def mode_label(self) -> str:
@@ -39,8 +40,22 @@ class Engine:
         """Connected mode: the question in the index's other languages (empty offline)."""
         if self.translator is None or not question.strip():
             return Translations({})
+        cached = self._translated.get(question)
+        if cached is not None:
+            return cached
         lang = langs.detect(question)
-        return self.translator.translate(question, lang, self._index_langs)
+        out = self.translator.translate(question, lang, self._index_langs)
+        if not out.warnings:  # a failed call is tried again next time
+            if len(self._translated) >= 256:
+                self._translated.pop(next(iter(self._translated)))
+            self._translated[question] = out
+        return out
+
+    def tokens_used(self) -> int:
+        """Model tokens spent so far (prompt and completion; 0 offline)."""
+        if self.translator is None:
+            return 0
+        return sum(self.translator.model.usage.values())
 
     def search(
         self,

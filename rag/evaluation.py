@@ -172,8 +172,10 @@ def run_eval(
     *,
     baseline: bool = False,
     limit: int = 0,
+    on_engine: Callable[[Engine], None] | None = None,
 ) -> dict[str, Any]:
-    """Build a temporary index of ``corpus``, score ``qa`` in each mode; return the figures."""
+    """Build a temporary index of ``corpus``, score ``qa`` in each mode; return the figures.
+    ``on_engine`` is then called with the engine on that index (answer evaluation)."""
     questions = load_questions(qa, limit)
     if not questions:
         raise ManbaError(f"{qa} has no questions")
@@ -219,6 +221,8 @@ def run_eval(
                     return list(seen)[:depth]
 
                 report["modes"][label] = _score(questions, ranked, cutoffs)
+            if on_engine is not None:
+                on_engine(engine)
         finally:
             # Before the temporary folder goes: Chroma and SQLite keep files open in it.
             engine.close()

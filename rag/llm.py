@@ -26,6 +26,8 @@ class ChatModel:
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
+        # Tokens used so far, as the endpoint reported them (evaluation reports them).
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
 
     @property
     def label(self) -> str:
@@ -50,6 +52,10 @@ class ChatModel:
                 f"the model {self.label} failed: {exc}. Check MANBA_LLM__BASE_URL / "
                 "OPENAI_BASE_URL, the key and the model name (MANBA_LLM__MODEL)"
             ) from exc
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            self.usage["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
+            self.usage["completion_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
         if not response.choices or response.choices[0].message.content is None:
             raise ModelError(f"the model {self.label} returned no text")
         return response.choices[0].message.content

@@ -8,9 +8,9 @@ written گ, غ, ق or ك for the same name; v/f/w; s/ṣ, t/ṭ, d/ḍ, z/ẓ/�
 
 Each word gives a *strict* key and a *loose* key: the loose one also drops h, kh, f/v/w and y,
 which are written in one script and not the other often enough ("Lavrov" / لاوروف,
-"Abdullah" / عبدالله). Arabic-script words also give keys without their article (الكرملين),
-their conjunction (وبوتين) and Persian plural endings (ها). Keys of fewer than two consonants
-are not made: they would match too much.
+"Abdullah" / عبدالله), and merges z into s ("Panthers" / البانثرز). Arabic-script words also
+give keys without their article (الكرملين), their conjunction (وبوتين) and Persian plural
+endings (ها). Keys of fewer than two consonants are not made: they would match too much.
 """
 
 from __future__ import annotations
@@ -95,7 +95,9 @@ _ARABIC_LETTERS = re.compile(r"[\u0600-\u06ff]")
 _ARTICLE = re.compile(r"^(?:[وفبک]?ال|ك?ال|لل)(?=..)")
 _PROCLITIC = re.compile(r"^و(?=...)")  # only "and": ب/ل/ف also begin many names
 _FA_PLURAL = re.compile(r"(?<=...)(?:های|ها|ان)$")
-_LOOSE_DROP = str.maketrans("", "", "hxfy")
+# Loose keys drop h, kh, f/v/w and y, and merge z into s: Arabic writes the English plural
+# and voiced s as ز (البانثرز, Panthers).
+_LOOSE_DROP = str.maketrans("z", "s", "hxfy")
 
 
 def _collapse(codes: list[str]) -> str:
@@ -160,6 +162,10 @@ def name_keys(
         skeletons = [_arabic(form) for form in _forms(word)]
     elif word.isascii():
         skeletons = [_latin_key(word)]
+        if len(word) >= 5 and word.endswith("s") and not word.endswith("ss"):
+            # A plural or possessive name (Broncos, Reuters') is often written in Arabic
+            # script without its s (برونكو).
+            skeletons.append(_latin_key(word[:-1]))
     else:
         return ()
     keys: list[str] = []

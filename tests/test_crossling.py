@@ -101,6 +101,8 @@ def test_sentence_initial_capital_is_not_a_name() -> None:
         # names no list holds: the key is made from the letters
         ("Zelensky", "en", "زلنسکی", "fa", crossling.NAME),
         ("Tokayev", "en", "توكاييف", "ar", crossling.NAME),
+        ("Panthers", "en", "البانثرز", "ar", crossling.NAME),  # plural s written ز
+        ("Broncos", "en", "برونكو", "ar", crossling.NAME),  # plural s dropped
         ("2018", "en", "۲۰۱۸", "fa", crossling.NUMBER),
         ("2018", "en", "٢٠١٨", "ar", crossling.NUMBER),
         ("1 March 2020", "en", "۱۱ اسفند ۱۳۹۸", "fa", crossling.DATE),  # Gregorian, Solar Hijri
@@ -152,6 +154,36 @@ def test_query_units_keep_the_word_and_its_alternatives() -> None:
     assert any(t.startswith(crossling.CONCEPT) for t in by_word["agreement"].alternatives)
     only_names = crossling.query_units("the agreement with Erdogan", "en", parts=("names",))
     assert all(not t.startswith(crossling.CONCEPT) for u in only_names for t in u.alternatives)
+
+
+def test_arabic_diacritics_and_proclitics_stay_in_the_word() -> None:
+    """سُجلت is one word (a damma inside does not split it), and لمباراة ("for the match")
+    meets the concept of مباراة."""
+    words = [u.word for u in crossling.query_units("كم هدفاً سُجلت في المباراة؟", "ar")]
+    assert "سُجلت" in words and "جلت" not in words, words
+    plain = {u.word: u for u in crossling.query_units("نتيجة مباراة", "ar")}["مباراة"]
+    attached = {u.word: u for u in crossling.query_units("نتيجة لمباراة", "ar")}["لمباراة"]
+    concepts = {t for t in plain.alternatives if t.startswith(crossling.CONCEPT)}
+    assert concepts and concepts <= attached.alternatives, (plain, attached)
+
+
+@pytest.mark.parametrize(
+    ("question", "word", "has_keys"),
+    [
+        ("ما هو موسم الحصاد؟", "موسم", False),  # a known word as written: not a name
+        ("كم لاعباً في الفريق؟", "الفريق", False),
+        ("ما موقف بوتين؟", "بوتين", True),  # stemmed to look like a word: keys kept
+        ("ماذا قال نيوتن؟", "نيوتن", True),  # unknown: a name
+        ("در مورد پوتین چه گفت؟", "پوتین", True),
+    ],
+)
+def test_question_words_known_as_written_get_no_name_keys(
+    question: str, word: str, has_keys: bool
+) -> None:
+    lang = "fa" if "پ" in question else "ar"
+    unit = {u.word: u for u in crossling.query_units(question, lang)}[word]
+    keys = {t for t in unit.alternatives if t.startswith(crossling.NAME)}
+    assert bool(keys) == has_keys, unit
 
 
 def _lexicon_rows() -> list[tuple[str, int, list[str]]]:
