@@ -194,7 +194,12 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool, prune: bool
         sys.exit(1)
 
 
-_STAGES = {"read": "Reading files", "index": "Indexing", "finish": "Writing indexes"}
+_STAGES = {
+    "read": "Reading files",
+    "embed": "Embedding (model)",
+    "index": "Indexing",
+    "finish": "Writing indexes",
+}
 
 
 class _ProgressBar:
@@ -667,6 +672,23 @@ def _eval_qa_pair(
     retrieval.update({k: v for k, v in answers.items() if k not in retrieval})
     retrieval["date"] = date.today().isoformat()
     return retrieval
+
+
+@main.command()
+@click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(index: str | None, as_json: bool) -> None:
+    """Check the connected mode's endpoint: reachable, key, models, embedding dimension."""
+    from rag import doctor as doc
+
+    checks = doc.run(_settings(index))
+    if as_json:
+        _print_json([{"check": c.name, "status": c.status, "detail": c.detail} for c in checks])
+    else:
+        for c in checks:
+            click.echo(f"[{c.status:^4}] {c.name}: {clean(c.detail)}")
+    if any(c.status == doc.FAIL for c in checks):
+        sys.exit(1)
 
 
 @main.command()

@@ -54,15 +54,63 @@ class ChunkSettings:
 
 @dataclass(frozen=True)
 class EmbedSettings:
-    backend: str = field(default="hashed", metadata={"help": "'hashed' (weight-free)."})
-    dim: int = field(default=1024, metadata={"help": "Dimensions of the hashed embedding."})
+    backend: str = field(
+        default="hashed",
+        metadata={
+            "help": "'hashed' (weight-free, offline), 'openai' (any OpenAI-compatible "
+            "embedding endpoint: the LLM settings' base URL and key) or 'local' (a "
+            "sentence-transformers model in a folder)."
+        },
+    )
+    model: str = field(
+        default="",
+        metadata={
+            "help": "'openai': the embedding model (default text-embedding-3-small); "
+            "'local': the model's folder."
+        },
+    )
+    batch_size: int = field(default=64, metadata={"help": "Texts per embedding request."})
+    dim: int = field(
+        default=1024,
+        metadata={"help": "Dimensions (hashed; a model's own dimension is found at ingest)."},
+    )
     ngram_min: int = field(default=3, metadata={"help": "Shortest character n-gram."})
     ngram_max: int = field(default=5, metadata={"help": "Longest character n-gram."})
     idf: bool = field(
         default=True, metadata={"help": "Weight n-grams by the index's own IDF (fitted at ingest)."}
     )
 
+    @property
+    def is_model(self) -> bool:
+        return self.backend != "hashed"
+
+    def shape(self) -> dict[str, Any]:
+        """What of these settings shapes the stored vectors (the index fingerprint): a model's
+        name, or the hashed embedding's parameters; never the batch size."""
+        if self.is_model:
+            return {"backend": self.backend, "model": self.model}
+        return {
+            "backend": self.backend,
+            "dim": self.dim,
+            "ngram_min": self.ngram_min,
+            "ngram_max": self.ngram_max,
+            "idf": self.idf,
+        }
+
     def __post_init__(self) -> None:
+        if self.backend not in ("hashed", "openai", "local"):
+            raise ConfigError(
+                f"embedding backend {self.backend!r} is unknown; set MANBA_EMBED__BACKEND to "
+                "hashed, openai or local"
+            )
+        if self.backend == "openai" and not self.model:
+            object.__setattr__(self, "model", "text-embedding-3-small")
+        if self.backend == "local" and not self.model:
+            raise ConfigError(
+                "the local embedding backend needs the model's folder: set MANBA_EMBED__MODEL"
+            )
+        if self.batch_size < 1:
+            raise ConfigError(f"MANBA_EMBED__BATCH_SIZE is {self.batch_size}; use 1 or more")
         if self.dim < 8 or not 1 <= self.ngram_min <= self.ngram_max:
             raise ConfigError(
                 f"embedding dim={self.dim}, ngram_min={self.ngram_min}, ngram_max="
@@ -264,7 +312,7 @@ class Settings:
 
         shaping: dict[str, Any] = {
             "chunk": asdict(self.chunk),
-            "embed": asdict(self.embed),
+            "embed": self.embed.shape(),
             "bm25": [self.retrieval.bm25_k1, self.retrieval.bm25_b],
             "analyzer": ANALYZER_VERSION,
             "lexicon": crossling.version(),

@@ -1,6 +1,14 @@
 """Embedding backends behind llama-index's BaseEmbedding.
 
-The offline default is weight-free: signed feature hashing of character n-grams (with word
+Three backends share one small interface (``vector``, ``matrix``, ``set_idf``):
+
+- ``hashed`` (the offline default, below);
+- ``openai``: any OpenAI-compatible embedding endpoint (OpenAI's text-embedding-3-small, Azure,
+  Ollama, vLLM), batched, retried by the ``openai`` client, cached on disk by content hash;
+- ``local``: a sentence-transformers model from a folder on disk (e.g. a multilingual E5 the
+  user downloaded), loaded with no network access.
+
+The hashed default is weight-free: signed feature hashing of character n-grams (with word
 boundaries) and whole words of the normalized text, stopwords left out, sublinear counts, unit
 length. Character n-grams match across inflection and spelling variants that a stemmer misses,
 in any script, with nothing to download.
@@ -8,19 +16,25 @@ in any script, with nothing to download.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import sqlite3
+import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import Field, PrivateAttr
 
 from rag.analysis import stopwords, words
-from rag.config import EmbedSettings
-from rag.errors import ConfigError
+from rag.config import EmbedSettings, LLMSettings
+from rag.errors import ConfigError, ModelError
 from rag.normalize import fold
 
 _WORD_WEIGHT = 2.0
@@ -127,13 +141,205 @@ class HashedNgramEmbedding(BaseEmbedding):
         return self.matrix(texts).tolist()
 
 
-def make_embedding(settings: EmbedSettings) -> HashedNgramEmbedding:
-    """The embedding backend named in ``settings``."""
-    if settings.backend != "hashed":
-        raise ConfigError(
-            f"embedding backend {settings.backend!r} is not available offline; "
-            "use MANBA_EMBED__BACKEND=hashed"
+class ModelEmbedding(BaseEmbedding):
+    """A pretrained model's embedding: unit vectors, cached on disk by content hash so that
+    re-indexing or a second ingest of the same text costs no model call."""
+
+    batch_size: int = Field(default=64, description="Texts per request.")
+    _cache: EmbeddingCache | None = PrivateAttr(default=None)
+    _dim: int = PrivateAttr(default=0)
+
+    def set_idf(self, table: np.ndarray | None) -> None:
+        """Model embeddings carry no corpus statistics."""
+
+    def dimension(self) -> int:
+        """The model's output dimension (one short request the first time)."""
+        if not self._dim:
+            self._dim = len(self.vector("dimension probe"))
+        return self._dim
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+    def matrix(self, texts: list[str]) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        found = self._cache.get_many(keys) if self._cache else {}
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            # An empty string is refused by some servers; a space embeds as "nothing".
+            rows = self._embed_batch([texts[i] or " " for i in batch])
+            if len(rows) != len(batch):
+                raise ModelError(
+                    f"the embedding model {self.model_name} returned {len(rows)} vectors "
+                    f"for {len(batch)} texts"
+                )
+            new = {}
+            for i, row in zip(batch, rows, strict=True):
+                vec = np.asarray(row, dtype=np.float32)
+                norm = float(np.linalg.norm(vec))
+                new[keys[i]] = vec / norm if norm > 0 else vec
+            if self._cache:
+                self._cache.put_many(new)
+            found.update(new)
+        if not texts:
+            return np.zeros((0, self._dim or 1), dtype=np.float32)
+        out = np.stack([found[k] for k in keys]).astype(np.float32)
+        self._dim = out.shape[1]
+        return out
+
+    def vector(self, text: str, word_weight: Callable[[str], float] | None = None) -> np.ndarray:
+        """The embedding of ``text`` (``word_weight`` is for the hashed backend only)."""
+        return self.matrix([text])[0]
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.model_name}\0{text}".encode()).hexdigest()
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self.vector(query).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self.vector(text).tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self.matrix(texts).tolist()
+
+
+class OpenAIEmbedding(ModelEmbedding):
+    """Any OpenAI-compatible ``/embeddings`` endpoint through the ``openai`` client."""
+
+    _client: Any = PrivateAttr(default=None)
+    _where: str = PrivateAttr(default="")
+
+    def __init__(self, llm: LLMSettings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        import openai
+
+        self._where = llm.base_url or "api.openai.com"
+        self._client = openai.OpenAI(
+            base_url=llm.base_url or None,
+            api_key=llm.api_key or "not-needed",
+            timeout=llm.timeout,
+            max_retries=llm.max_retries,
         )
+        self._cache = EmbeddingCache.default()
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ManbaOpenAIEmbedding"
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        import openai
+
+        try:
+            response = self._client.embeddings.create(model=self.model_name, input=texts)
+        except openai.APIError as exc:
+            raise ModelError(
+                f"the embedding model {self.model_name} at {self._where} failed: {exc}. Check "
+                "OPENAI_BASE_URL / MANBA_LLM__BASE_URL, the key, and MANBA_EMBED__MODEL"
+            ) from exc
+        return [d.embedding for d in sorted(response.data, key=lambda d: d.index)]
+
+
+class LocalEmbedding(ModelEmbedding):
+    """A sentence-transformers model from a folder on disk, loaded offline."""
+
+    _model: Any = PrivateAttr(default=None)
+
+    def __init__(self, folder: str, **kwargs: Any) -> None:
+        kwargs.setdefault("model_name", str(Path(folder).resolve()))
+        super().__init__(**kwargs)
+        path = Path(folder)
+        if not path.is_dir():
+            raise ConfigError(
+                f"the local embedding model folder {folder} does not exist; set "
+                "MANBA_EMBED__MODEL to the folder holding the downloaded model"
+            )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigError(
+                "the local embedding backend needs sentence-transformers (and torch): "
+                "pip install sentence-transformers, or use MANBA_EMBED__BACKEND=hashed"
+            ) from exc
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:  # the library raises many kinds for a bad folder
+            raise ConfigError(
+                f"{folder} is not a sentence-transformers model ({type(exc).__name__}: {exc})"
+            ) from exc
+        self._cache = EmbeddingCache.default()
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ManbaLocalEmbedding"
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        rows = self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True)
+        return [list(map(float, r)) for r in rows]
+
+
+class EmbeddingCache:
+    """Vectors by content hash (of model name and text) in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self._conn.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
+        self._conn.commit()
+
+    @classmethod
+    def default(cls) -> EmbeddingCache:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return cls(Path(base) / "manba" / "embeddings.sqlite3")
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                part = unique[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for key, blob in self._conn.execute(
+                    f"SELECT key, v FROM vec WHERE key IN ({marks})", part
+                ):
+                    out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def put_many(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vec VALUES (?, ?)",
+                [(k, v.astype(np.float32).tobytes()) for k, v in vectors.items()],
+            )
+            self._conn.commit()
+
+
+Embedder = HashedNgramEmbedding | ModelEmbedding
+
+
+def make_embedding(settings: EmbedSettings, llm: LLMSettings | None = None) -> Embedder:
+    """The embedding backend named in ``settings`` (``llm``: the endpoint, for 'openai')."""
+    if settings.backend == "openai":
+        llm = llm or LLMSettings()
+        if not llm.connected:
+            raise ConfigError(
+                "the openai embedding backend needs an endpoint: set OPENAI_API_KEY and/or "
+                "OPENAI_BASE_URL (or MANBA_LLM__BASE_URL), or use MANBA_EMBED__BACKEND=hashed"
+            )
+        return OpenAIEmbedding(
+            llm,
+            model_name=settings.model,
+            batch_size=settings.batch_size,
+        )
+    if settings.backend == "local":
+        return LocalEmbedding(settings.model, batch_size=settings.batch_size)
     return HashedNgramEmbedding(
         dim=settings.dim, ngram_min=settings.ngram_min, ngram_max=settings.ngram_max
     )

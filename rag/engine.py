@@ -32,9 +32,15 @@ class Engine:
 
     @property
     def mode_label(self) -> str:
+        parts = []
         if self.translator is not None:
-            return f"offline answers, questions translated by {self.translator.model.label}"
-        return "offline (extractive)"
+            parts.append(f"questions translated by {self.translator.model.label}")
+        embed = self.reader.embed_settings
+        if embed.is_model:
+            parts.append(f"{embed.model} embeddings")
+        if not parts:
+            return "offline (extractive)"
+        return "offline answers, " + ", ".join(parts)
 
     def translate(self, question: str) -> Translations:
         """Connected mode: the question in the index's other languages (empty offline)."""
@@ -77,7 +83,7 @@ class Engine:
         answer = replace(
             answer,
             translations=tuple(sorted(translated.texts.items())),
-            warnings=translated.warnings,
+            warnings=tuple(dict.fromkeys(translated.warnings + tuple(query.warnings))),
         )
         want = k or self.settings.retrieval.k
         if answer.abstained and len(hits) < want:

@@ -16,7 +16,7 @@ from rag import crossling, langs
 from rag.analysis import analyze
 from rag.chunking import SentenceChunker
 from rag.config import Settings
-from rag.embeddings import HashedNgramEmbedding, make_embedding
+from rag.embeddings import Embedder, HashedNgramEmbedding, ModelEmbedding, make_embedding
 from rag.errors import IndexNotFoundError, IngestError
 from rag.ingest import Skipped, count_files, iter_sources
 from rag.store import ChunkRecord, IndexWriter, writer
@@ -28,8 +28,9 @@ _NO_VECTOR = np.zeros(0, dtype=np.float32)
 
 @dataclass(frozen=True)
 class Progress:
-    """Where an ingest is: ``stage`` "read" (files read, chunked), "index" (documents embedded
-    and stored) or "finish" (lexical and vector indexes written); ``done`` of ``total``."""
+    """Where an ingest is: ``stage`` "read" (files read, chunked), "embed" (a model embeds the
+    new texts: 0 of 1, then 1 of 1), "index" (documents embedded and stored) or "finish"
+    (lexical and vector indexes written); ``done`` of ``total``."""
 
     stage: str
     done: int
@@ -113,9 +114,7 @@ def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
     return records
 
 
-def embed(
-    doc: SourceDoc, records: list[ChunkRecord], embedder: HashedNgramEmbedding
-) -> list[ChunkRecord]:
+def embed(doc: SourceDoc, records: list[ChunkRecord], embedder: Embedder) -> list[ChunkRecord]:
     """``records`` with their vectors."""
     vectors = embedder.matrix([search_text(doc.title, r.chunk.text) for r in records])
     return [replace(r, vector=v) for r, v in zip(records, vectors, strict=True)]
@@ -143,7 +142,10 @@ def index_paths(
         overlap_tokens=settings.chunk.overlap_tokens,
         encoding=settings.chunk.encoding,
     )
-    embedder = make_embedding(settings.embed)
+    embedder = make_embedding(settings.embed, settings.llm)
+    if isinstance(embedder, ModelEmbedding):
+        # The model's own dimension is what the index stores (a request the first time).
+        settings = replace(settings, embed=replace(settings.embed, dim=embedder.dimension()))
     with writer(settings) as w:
         stored = w.stored_fingerprint()
         reindex = rebuild or (stored is not None and stored != settings.fingerprint())
@@ -209,6 +211,21 @@ def index_paths(
             report.removed = gone
             pending = [p for p in pending if p[0].doc_id not in set(gone)]
         _prepare_idf(w, embedder, pending, settings, reindex)
+        if settings.embed.is_model and pending:
+            # Every new text is embedded (and cached) before anything is written: a model
+            # that fails half-way leaves the index as it was, and the next run pays only for
+            # what is not cached yet.
+            if progress:
+                progress(Progress("embed", 0, 1))
+            embedder.matrix(
+                [
+                    search_text(doc.title, r.chunk.text)
+                    for doc, records, _ in pending
+                    for r in records
+                ]
+            )
+            if progress:
+                progress(Progress("embed", 1, 1))
         languages: Counter[str] = Counter()
         for done, (doc, records, _) in enumerate(pending, start=1):
             with_vectors = embed(doc, records, embedder)
@@ -274,7 +291,7 @@ def _gone(
 
 def _prepare_idf(
     w: IndexWriter,
-    embedder: HashedNgramEmbedding,
+    embedder: Embedder,
     pending: list[tuple[SourceDoc, list[ChunkRecord], bool]],
     settings: Settings,
     reindex: bool,
@@ -283,7 +300,7 @@ def _prepare_idf(
     on a re-index, or when the index has doubled since the last fit; on a new fit the stored
     chunks are re-embedded with it (one transaction). Growth-triggered refits keep the total
     re-embedding work linear in the size of the index."""
-    if not settings.embed.idf:
+    if not settings.embed.idf or not isinstance(embedder, HashedNgramEmbedding):
         return
     table, fitted_on = w.idf_state()
     replaced = {doc.doc_id for doc, _, _ in pending}

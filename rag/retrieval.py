@@ -22,7 +22,7 @@ from rag import crossling, langs
 from rag.analysis import analyze
 from rag.config import Settings
 from rag.embeddings import make_embedding
-from rag.errors import ConfigError, EmptyQuestionError
+from rag.errors import ConfigError, EmptyQuestionError, ModelError
 from rag.store import IndexReader, chroma_client, chroma_collection
 from rag.types import Hit
 
@@ -64,6 +64,7 @@ class Query:
     unit_weights: list[float] = field(default_factory=list)
     # Connected mode: the question as the model translated it, one Query per language.
     translations: list[Query] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what went wrong (model calls)
 
     @property
     def total_weight(self) -> float:
@@ -81,8 +82,11 @@ class Searcher:
     def __init__(self, reader: IndexReader, settings: Settings) -> None:
         self.reader = reader
         self.settings = settings
-        self.embedder = make_embedding(reader.embed_settings)
+        self.embedder = make_embedding(reader.embed_settings, settings.llm)
         self.embedder.set_idf(reader.idf_table)
+        # Hashed vectors of unrelated texts sit a few hundredths apart (see dense()); a
+        # model's cosine has no such noise band.
+        self._model_vectors = reader.embed_settings.is_model
         n_docs = float(max(len(reader.chunk_ids), 1))
         self._vocab, self._idf = _vocab_idf(reader.bm25, n_docs)
         self._xvocab, self._xidf = _vocab_idf(reader.xbm25, n_docs)
@@ -99,14 +103,30 @@ class Searcher:
         lang = lang or langs.detect(text)
         tokens = [self._resolve(t) for t in analyze(text, lang)]
         weights = {t: self.idf(t) for t in tokens}
-        vec = self.embedder.vector(text, self._word_weights(lang, weights))
+        warnings: list[str] = []
+        vec: np.ndarray | None
+        if self._model_vectors:
+            try:
+                vec = self.embedder.vector(text)
+            except ModelError as err:
+                # Said in the answer, never hidden: the other legs still run.
+                vec, warnings = None, [f"question not embedded, dense search skipped: {err}"]
+        else:
+            vec = self.embedder.vector(text, self._word_weights(lang, weights))
         units: dict[tuple[str, frozenset[str]], crossling.Unit] = {}
         for unit in crossling.query_units(text, lang, self._parts):
             unit = replace(unit, token=self._resolve(unit.token) if unit.token else "")
             units.setdefault((unit.token, unit.alternatives), unit)
         unit_list = list(units.values())
         return Query(
-            text, lang, tokens, vec, weights, unit_list, [self._unit_weight(u) for u in unit_list]
+            text,
+            lang,
+            tokens,
+            vec,
+            weights,
+            unit_list,
+            [self._unit_weight(u) for u in unit_list],
+            warnings=warnings,
         )
 
     def _translated(self, translations: Mapping[str, str] | None, lang: str) -> list[Query]:
@@ -235,9 +255,10 @@ class Searcher:
     def dense(
         self, query: Query, mask: np.ndarray | None, n: int, floor: bool = True
     ) -> list[tuple[int, float]]:
-        qvec = query.vector if query.vector is not None else self.embedder.vector(query.text)
-        if not qvec.any():
+        qvec = query.vector
+        if qvec is None or not qvec.any():
             return []
+        floor = floor and not self._model_vectors
         if self.settings.retrieval.dense_backend == "chroma":
             return self._dense_chroma(qvec, mask, n, floor)
         if self.settings.retrieval.dense_backend != "exact":
@@ -427,6 +448,11 @@ class Searcher:
                 in_lang = self.reader.langs == t.lang
                 leg_mask = in_lang if mask is None else (mask & in_lang)
                 legs.append((self.bm25(t, leg_mask, n), self.translation_weight, 0.0))
+                if self._model_vectors:
+                    # Model embeddings: the translation's vector joins the fusion too.
+                    weight = rs.dense_weight * self.translation_weight
+                    legs.append((self.dense(t, leg_mask, n), weight, 0.0))
+                query.warnings.extend(t.warnings)
             top = keep_offline(ranked(legs), keep, k)
         b_rank = {i: r for r, (i, _) in enumerate(lexical, 1)}
         d_rank = {i: r for r, (i, _) in enumerate(dense, 1)}

@@ -1,22 +1,37 @@
 """A small OpenAI-compatible HTTP server on 127.0.0.1 for tests of the connected mode.
 
 It speaks enough of the protocol for the real ``openai`` client: ``POST /v1/chat/completions``
-(plain and streamed) and ``GET /v1/models``. What the "model" replies is decided by the test
+(plain and streamed), ``POST /v1/embeddings`` (``word_vector``, plain or base64) and
+``GET /v1/models``. What the "model" replies is decided by the test
 through ``reply(messages) -> str``; every request body is recorded. ``fail_with`` makes it
 answer with an HTTP error instead.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Reply = Callable[[list[dict[str, Any]]], str]
+
+
+def word_vector(text: str, dim: int) -> list[float]:
+    """The fake embedding model: signed hashing of the text's lower-cased words (texts that
+    share words are close; deterministic; no weights)."""
+    vec = [0.0] * dim
+    for word in re.findall(r"\w+", text.lower()):
+        h = zlib.crc32(word.encode())
+        vec[h % dim] += 1.0 if (h >> 31) & 1 else -1.0
+    return vec if any(vec) else [1.0] + [0.0] * (dim - 1)
 
 
 class FakeModel:
@@ -26,6 +41,8 @@ class FakeModel:
         self.requests: list[dict[str, Any]] = []
         self.fail_with: int | None = None
         self.base_url = ""
+        self.embed_dim = 64
+        self.embedded: list[str] = []  # every text sent to /embeddings
 
 
 def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
@@ -41,6 +58,28 @@ def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _embeddings(self, body: dict[str, Any]) -> None:
+            texts = body.get("input", [])
+            texts = [texts] if isinstance(texts, str) else texts
+            fake.embedded.extend(texts)
+            rows = []
+            for i, text in enumerate(texts):
+                vec = word_vector(text, fake.embed_dim)
+                if body.get("encoding_format") == "base64":
+                    packed: Any = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode()
+                else:
+                    packed = vec
+                rows.append({"object": "embedding", "index": i, "embedding": packed})
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": rows,
+                    "model": body.get("model", ""),
+                    "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+                },
+            )
+
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
                 self._send(200, {"object": "list", "data": [{"id": fake.model, "object": "model"}]})
@@ -53,6 +92,9 @@ def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
             fake.requests.append(body)
             if fake.fail_with is not None:
                 self._send(fake.fail_with, {"error": {"message": "injected failure"}})
+                return
+            if self.path.rstrip("/").endswith("/embeddings"):
+                self._embeddings(body)
                 return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send(404, {"error": {"message": "not found"}})

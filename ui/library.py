@@ -440,7 +440,11 @@ def render_health(engine: Engine | None, rows: list[DocRow], settings: Settings)
 
 # --- the page -----------------------------------------------------------------------------
 
-_STAGES = {"read": (0.0, 0.35, "Reading files"), "index": (0.35, 0.9, "Indexing documents")}
+_STAGES = {
+    "read": (0.0, 0.35, "Reading files"),
+    "embed": (0.35, 0.5, "Embedding with the model"),
+    "index": (0.5, 0.9, "Indexing documents"),
+}
 
 
 def _progress_bar() -> Callable[[Progress], None]:
