@@ -383,10 +383,21 @@ def ask(
 
     filters = _filters(lang, source, date_from, date_to)
     engine = _engine(index)
+    streamed: list[str] = []
+
+    def on_text(piece: str) -> None:
+        if not streamed:
+            click.echo(f"({engine.model.label if engine.model else 'model'} is writing...)")
+        streamed.append(piece)
+        click.echo(clean(piece), nl=False)
+
+    stream = engine.writes_answers and not as_json
     try:
-        answer = engine.ask(question, k, filters)
+        answer = engine.ask(question, k, filters, on_text=on_text if stream else None)
     except ManbaError as err:
         _fail(str(err))
+    if streamed:
+        click.echo("\n")
     _warn(answer.warnings)
     if as_json:
         _print_json(answer_to_dict(answer))
@@ -399,8 +410,21 @@ def ask(
             else "No answer: no passage in the index is close to this question."
         )
         return
-    click.echo(clean(answer.answer))
-    click.echo("")
+    if not streamed or answer.abstained or "".join(streamed).strip() != answer.answer:
+        if streamed:
+            click.echo("Checked answer (citations resolved and renumbered):")
+        click.echo(clean(answer.answer))
+        click.echo("")
+    lines = answer.answer.split("\n")
+    for n in answer.unsupported:
+        if n < len(lines):
+            click.echo(f"warning: cites no source: {clean(lines[n])}", err=True)
+    if answer.invented_citations:
+        click.echo(
+            f"warning: {answer.invented_citations} citation number(s) the model invented "
+            "were removed",
+            err=True,
+        )
     if answer.citations:
         click.echo("Sources:")
         for c in answer.citations:

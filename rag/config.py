@@ -260,6 +260,17 @@ class LLMSettings:
     translation_weight: float = field(
         default=0.5, metadata={"help": "Weight of each translated question's lexical leg."}
     )
+    answers: bool = field(
+        default=True, metadata={"help": "The model writes the answers (else: extractive)."}
+    )
+    answer_lang: str = field(
+        default="", metadata={"help": "Language of answers: fa, ar, en (default: the question's)."}
+    )
+    context_tokens: int = field(
+        default=8000, metadata={"help": "Tokens of the model's context Manba may fill."}
+    )
+    answer_tokens: int = field(default=700, metadata={"help": "Most tokens of a written answer."})
+    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature."})
 
     @property
     def connected(self) -> bool:
@@ -272,6 +283,20 @@ class LLMSettings:
         )
         _require(self.max_retries >= 0, v + "MAX_RETRIES", self.max_retries, "0 or more")
         _non_negative(v + "TRANSLATION_WEIGHT", self.translation_weight)
+        _require(
+            self.answer_lang in ("", "fa", "ar", "en"),
+            v + "ANSWER_LANG",
+            self.answer_lang,
+            "fa, ar, en or empty",
+        )
+        _require(
+            self.context_tokens >= self.answer_tokens + 500,
+            v + "CONTEXT_TOKENS",
+            self.context_tokens,
+            "at least MANBA_LLM__ANSWER_TOKENS + 500",
+        )
+        _require(self.answer_tokens >= 50, v + "ANSWER_TOKENS", self.answer_tokens, "50 or more")
+        _require(0 <= self.temperature <= 2, v + "TEMPERATURE", self.temperature, "0 to 2")
         _require(
             not self.base_url or self.base_url.startswith(("http://", "https://")),
             v + "BASE_URL",
@@ -353,14 +378,49 @@ def env_names() -> list[str]:
     return names
 
 
+CONFIG_FILE = "manba.toml"
+
+
+def config_file_values(env: Mapping[str, str]) -> dict[str, str]:
+    """Settings from a TOML file as MANBA_* names: ``$MANBA_CONFIG``, else ``./manba.toml``
+    when it exists. Sections are the nested settings (``[llm] model = "qwen2.5"`` is
+    MANBA_LLM__MODEL); top-level keys are top-level settings (``index_dir``)."""
+    import tomllib
+
+    named = env.get("MANBA_CONFIG", "")
+    path = Path(named) if named else Path(CONFIG_FILE)
+    if not path.is_file():
+        if named:
+            raise ConfigError(f"MANBA_CONFIG names {named}, which is not a file")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it") from exc
+    out: dict[str, str] = {}
+
+    def text(value: Any) -> str:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                out[f"{ENV_PREFIX}{key}__{sub}".upper()] = text(inner)
+        else:
+            out[f"{ENV_PREFIX}{key}".upper()] = text(value)
+    return out
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from MANBA_* variables: MANBA_INDEX_DIR, MANBA_CHUNK__MAX_TOKENS, ...
+    """Settings from MANBA_* variables: MANBA_INDEX_DIR, MANBA_CHUNK__MAX_TOKENS, ... and
+    from a config file (``config_file_values``), which the variables override.
 
     Every MANBA_* variable must name a setting: a misspelt one (MANBA_CHUNK_MAX_TOKENS) is a
     ConfigError listing the valid names, not a setting silently left at its default.
     """
-    env = os.environ if env is None else env
-    known = env_names()
+    env = dict(os.environ if env is None else env)
+    env = {**config_file_values(env), **env}  # the environment wins over the file
+    known = [*env_names(), "MANBA_CONFIG"]
     unknown = sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k not in known)
     if unknown:
         raise ConfigError(

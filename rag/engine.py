@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 
-from rag import langs
-from rag.answer import extractive_answer
+from rag import generate, langs, prompts
+from rag.answer import extractive_answer, no_answer_text
 from rag.config import Settings
+from rag.errors import ModelError
 from rag.llm import ChatModel
 from rag.retrieval import Filters, Searcher
 from rag.store import IndexReader
@@ -26,13 +28,22 @@ class Engine:
         self.searcher = Searcher(self.reader, settings)
         self._index_langs = sorted(str(x) for x in np.unique(self.reader.langs))
         self.translator: Translator | None = None
-        if settings.llm.connected and settings.llm.translate:
-            self.translator = Translator(ChatModel(settings.llm))
+        self.model: ChatModel | None = None
+        if settings.llm.connected:
+            self.model = ChatModel(settings.llm)
+            if settings.llm.translate:
+                self.translator = Translator(self.model)
         self._translated: dict[str, Translations] = {}  # recent questions: one model call each
+
+    @property
+    def writes_answers(self) -> bool:
+        return self.model is not None and self.settings.llm.answers
 
     @property
     def mode_label(self) -> str:
         parts = []
+        if self.writes_answers and self.model is not None:
+            parts.append(f"answers written by {self.model.label}")
         if self.translator is not None:
             parts.append(f"questions translated by {self.translator.model.label}")
         embed = self.reader.embed_settings
@@ -40,7 +51,7 @@ class Engine:
             parts.append(f"{embed.model} embeddings")
         if not parts:
             return "offline (extractive)"
-        return "offline answers, " + ", ".join(parts)
+        return ("" if self.writes_answers else "offline answers, ") + ", ".join(parts)
 
     def translate(self, question: str) -> Translations:
         """Connected mode: the question in the index's other languages (empty offline)."""
@@ -59,9 +70,9 @@ class Engine:
 
     def tokens_used(self) -> int:
         """Model tokens spent so far (prompt and completion; 0 offline)."""
-        if self.translator is None:
+        if self.model is None:
             return 0
-        return sum(self.translator.model.usage.values())
+        return sum(self.model.usage.values())
 
     def search(
         self,
@@ -76,14 +87,45 @@ class Engine:
             text, k, filters, mode, rerank=rerank, translations=translated.texts
         )[1]
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        *,
+        on_text: Callable[[str], None] | None = None,
+        answer_lang: str | None = None,
+        history: list[tuple[str, str]] | None = None,
+    ) -> Answer:
+        """Answer ``question``: written by the model when one is connected (``on_text`` gets
+        its reply as it streams in), else extractive. A model that fails gives way to the
+        extractive answer, with a warning that says so. ``history`` (earlier questions and
+        answers of the conversation): a connected model first rewrites a follow-up question
+        into a standalone one, which is what is searched and answered."""
+        asked = question
+        warnings: tuple[str, ...] = ()
+        if history and self.model is not None:
+            try:
+                question = self.standalone(question, history)
+            except ModelError as err:
+                warnings += (f"follow-up question not rewritten ({err})",)
         translated = self.translate(question)
         query, hits = self.searcher.search(question, k, filters, translations=translated.texts)
-        answer = extractive_answer(question, query, hits, self.searcher, self.settings.answer)
+        warnings += translated.warnings + tuple(query.warnings)
+        answer = None
+        if self.writes_answers and hits:
+            try:
+                answer = self._written(question, query.lang, hits, on_text, answer_lang)
+            except ModelError as err:
+                warnings += (f"{err}; this is the offline extractive answer instead",)
+        if answer is None:
+            answer = extractive_answer(question, query, hits, self.searcher, self.settings.answer)
         answer = replace(
             answer,
+            question=asked,
+            standalone=question if question != asked else "",
             translations=tuple(sorted(translated.texts.items())),
-            warnings=tuple(dict.fromkeys(translated.warnings + tuple(query.warnings))),
+            warnings=tuple(dict.fromkeys(warnings)),
         )
         want = k or self.settings.retrieval.k
         if answer.abstained and len(hits) < want:
@@ -97,6 +139,76 @@ class Engine:
             ]
             answer = replace(answer, hits=tuple(hits) + tuple(extra[: want - len(hits)]))
         return answer
+
+    def _written(
+        self,
+        question: str,
+        lang: str,
+        hits: list[Hit],
+        on_text: Callable[[str], None] | None,
+        answer_lang: str | None,
+    ) -> Answer:
+        assert self.model is not None
+        llm = self.settings.llm
+        out_lang = answer_lang or llm.answer_lang or lang
+        doc_text = self._doc_text
+        budget = llm.context_tokens - llm.answer_tokens - 600  # the prompt's own words
+        sources = generate.pack(hits, doc_text, budget, self.settings.chunk.encoding)
+        system, user = generate.messages(question, out_lang, sources)
+        options = {"max_tokens": llm.answer_tokens, "temperature": llm.temperature}
+        if on_text is None:
+            reply = self.model.complete(system, user, **options)
+        else:
+            pieces = []
+            for piece in self.model.stream(system, user, **options):
+                pieces.append(piece)
+                on_text(piece)
+            reply = "".join(pieces)
+        written = generate.check(reply, sources, out_lang, doc_text)
+        label = self.model.label
+        if written.abstained:
+            return Answer(
+                question, lang, no_answer_text(out_lang), True, (), tuple(hits), generated_by=label
+            )
+        if not written.citations:
+            raise ModelError(f"the model {label} cited none of the sources it was given")
+        return Answer(
+            question,
+            lang,
+            written.text,
+            False,
+            written.citations,
+            tuple(hits),
+            generated_by=label,
+            unsupported=written.unsupported,
+            invented_citations=written.invented,
+        )
+
+    def standalone(self, question: str, history: list[tuple[str, str]]) -> str:
+        """A follow-up question rewritten by the model to stand alone (connected mode)."""
+        if self.model is None:
+            return question
+        turns = "\n".join(
+            f"Q: {q}\nA: {a[:600]}" for q, a in history[-4:]  # the last few turns suffice
+        )
+        system, user = prompts.load("condense_question").render(history=turns, question=question)
+        reply = self.model.complete(system, user, max_tokens=200).strip().strip('"')
+        return reply if reply and len(reply) < 4 * len(question) + 200 else question
+
+    def translate_passage(self, text: str, source_lang: str, target_lang: str) -> str:
+        """A passage translated by the model for the reader (the original stays primary)."""
+        if self.model is None:
+            raise ModelError("translating a passage needs a connected model (OPENAI_BASE_URL)")
+        names = generate.LANG_NAMES
+        system, user = prompts.load("translate_passage").render(
+            text=text,
+            source_lang=names.get(source_lang, source_lang),
+            target_lang=names.get(target_lang, target_lang),
+        )
+        return self.model.complete(system, user).strip()
+
+    def _doc_text(self, doc_id: str) -> str:
+        return self.reader.doc(doc_id)[1]
 
     def close(self) -> None:
         self.reader.close()
@@ -139,6 +251,10 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "question_lang": answer.question_lang,
         "translations": dict(answer.translations),
         "warnings": list(answer.warnings),
+        "standalone_question": answer.standalone,
+        "generated_by": answer.generated_by,
+        "unsupported_sentences": list(answer.unsupported),
+        "invented_citations": answer.invented_citations,
         "citations": [asdict(c) for c in answer.citations],
         "passages": [hit_to_dict(h, r) for r, h in enumerate(answer.hits, 1)],
     }

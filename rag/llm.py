@@ -6,6 +6,7 @@ socket. Failures become ``ModelError`` with the endpoint and what to check.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from rag.config import LLMSettings
@@ -33,6 +34,59 @@ class ChatModel:
     def label(self) -> str:
         return f"{self.settings.model} at {self.settings.base_url or 'api.openai.com'}"
 
+    def _error(self, exc: Exception) -> ModelError:
+        import openai
+
+        text = str(exc)
+        if isinstance(exc, openai.BadRequestError) and "context" in text.lower():
+            return ModelError(
+                f"the model {self.label} refused the request as too long for its context: "
+                "lower MANBA_LLM__CONTEXT_TOKENS"
+            )
+        if isinstance(exc, openai.AuthenticationError):
+            return ModelError(f"the model {self.label} refused the key: check OPENAI_API_KEY")
+        if isinstance(exc, openai.RateLimitError):
+            return ModelError(
+                f"the model {self.label} is rate-limited (HTTP 429) after "
+                f"{self.settings.max_retries} retries; wait, or raise MANBA_LLM__MAX_RETRIES"
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return ModelError(
+                f"the model {self.label} did not answer within {self.settings.timeout:g} s; "
+                "raise MANBA_LLM__TIMEOUT or check the server"
+            )
+        return ModelError(
+            f"the model {self.label} failed: {exc}. Check MANBA_LLM__BASE_URL / "
+            "OPENAI_BASE_URL, the key and the model name (MANBA_LLM__MODEL)"
+        )
+
+    def stream(self, system: str, user: str, **options: Any) -> Iterator[str]:
+        """The reply in pieces as the endpoint sends them (temperature 0 unless given)."""
+        import openai
+
+        try:
+            chunks = self._client.chat.completions.create(
+                model=self.settings.model,
+                messages=[
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": user},
+                ],
+                temperature=options.pop("temperature", 0.0),
+                stream=True,
+                **options,
+            )
+            for chunk in chunks:
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    self.usage["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
+                    self.usage["completion_tokens"] += int(
+                        getattr(usage, "completion_tokens", 0) or 0
+                    )
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.APIError as exc:
+            raise self._error(exc) from exc
+
     def complete(self, system: str, user: str, **options: Any) -> str:
         """The model's reply to one system + user exchange (temperature 0 unless given)."""
         import openai
@@ -48,10 +102,7 @@ class ChatModel:
                 **options,
             )
         except openai.APIError as exc:
-            raise ModelError(
-                f"the model {self.label} failed: {exc}. Check MANBA_LLM__BASE_URL / "
-                "OPENAI_BASE_URL, the key and the model name (MANBA_LLM__MODEL)"
-            ) from exc
+            raise self._error(exc) from exc
         usage = getattr(response, "usage", None)
         if usage is not None:
             self.usage["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)

@@ -92,3 +92,10 @@ class Answer:
     # and anything that went wrong on the way (shown to the user, never hidden).
     translations: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    # Connected mode: the model that wrote the answer ("" = extractive), the answer's
+    # sentences with no valid citation (indexes into the answer's lines), and how many
+    # citation numbers the model invented (removed).
+    generated_by: str = ""
+    standalone: str = ""  # a follow-up question as the model rewrote it ("" = not rewritten)
+    unsupported: tuple[int, ...] = ()
+    invented_citations: int = 0

@@ -10,6 +10,7 @@ answer with an HTTP error instead.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import struct
@@ -40,6 +41,7 @@ class FakeModel:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.fail_with: int | None = None
+        self.fail_message = "injected failure"
         self.base_url = ""
         self.embed_dim = 64
         self.embedded: list[str] = []  # every text sent to /embeddings
@@ -56,7 +58,8 @@ def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)  # the client may have given up (a timeout test)
 
         def _embeddings(self, body: dict[str, Any]) -> None:
             texts = body.get("input", [])
@@ -91,7 +94,7 @@ def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             fake.requests.append(body)
             if fake.fail_with is not None:
-                self._send(fake.fail_with, {"error": {"message": "injected failure"}})
+                self._send(fake.fail_with, {"error": {"message": fake.fail_message}})
                 return
             if self.path.rstrip("/").endswith("/embeddings"):
                 self._embeddings(body)

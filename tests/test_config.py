@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag.config import AnswerSettings, RetrievalSettings, Settings, env_names, from_env
@@ -111,3 +113,39 @@ def test_env_names_cover_every_setting() -> None:
         value: object = Settings()
         for part in name.removeprefix("MANBA_").lower().split("__"):
             value = getattr(value, part)
+
+
+def test_config_file_sets_what_the_environment_does_not(tmp_path: Path) -> None:
+    from rag.config import from_env
+
+    path = tmp_path / "manba.toml"
+    path.write_text(
+        'index_dir = "/tmp/somewhere"\n[llm]\nmodel = "qwen2.5"\nbase_url = '
+        '"http://127.0.0.1:11434/v1"\ntranslate = false\n[embed]\nbackend = "openai"\n'
+        'model = "nomic-embed-text"\n',
+        "utf-8",
+    )
+    settings = from_env({"MANBA_CONFIG": str(path), "MANBA_LLM__MODEL": "llama3"})
+    assert settings.llm.model == "llama3"  # the environment wins
+    assert settings.llm.base_url == "http://127.0.0.1:11434/v1" and not settings.llm.translate
+    assert settings.embed.model == "nomic-embed-text"
+    assert str(settings.index_dir) == "/tmp/somewhere"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[llm]\nmodel = ", "not valid TOML"),
+        ("[llm]\nmodle = 'x'\n", "MANBA_LLM__MODLE"),
+        ("[llm]\ntimeout = 'soon'\n", "MANBA_LLM__TIMEOUT"),
+    ],
+)
+def test_bad_config_file_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    from rag.config import from_env
+
+    path = tmp_path / "manba.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError, match=message):
+        from_env({"MANBA_CONFIG": str(path)})
+    with pytest.raises(ConfigError, match="not a file"):
+        from_env({"MANBA_CONFIG": str(tmp_path / "missing.toml")})

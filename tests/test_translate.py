@@ -48,7 +48,10 @@ def good_model(messages: list[dict[str, Any]]) -> str:
 
 def _connected(settings: Settings, base_url: str, **llm: Any) -> Settings:
     return replace(
-        settings, llm=replace(LLMSettings(), base_url=base_url, max_retries=0, timeout=5, **llm)
+        settings,
+        llm=replace(
+            LLMSettings(), base_url=base_url, max_retries=0, timeout=5, **{"answers": False, **llm}
+        ),
     )
 
 

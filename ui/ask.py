@@ -20,7 +20,7 @@ import streamlit as st
 from rag.config import Settings
 from rag.engine import Engine, answer_to_dict
 from rag.errors import ManbaError
-from rag.langs import SUPPORTED
+from rag.langs import SUPPORTED, detect
 from rag.retrieval import Filters
 from rag.store import IndexReader
 from rag.types import Answer, Citation, DocInfo, Hit
@@ -203,6 +203,27 @@ def render_answer(answer: Answer, key: str, engine: Engine) -> None:
                 "to read, not as evidence."
             )
         st.markdown(answer_html(answer, key), unsafe_allow_html=True)
+        if answer.standalone:
+            st.caption("Asked as a follow-up; searched as:")
+            st.markdown(
+                block(safe(answer.standalone), answer.question_lang), unsafe_allow_html=True
+            )
+        if answer.generated_by and not answer.abstained:
+            st.caption(
+                f"Written by {answer.generated_by}; each citation is checked against the "
+                "passage it names and shown on the right."
+            )
+            lines = answer.answer.split("\n")
+            for n in answer.unsupported:
+                if n < len(lines):
+                    st.warning(
+                        f"This sentence cites no source, so nothing here supports it: {lines[n]}"
+                    )
+            if answer.invented_citations:
+                st.warning(
+                    f"The model cited {answer.invented_citations} source number(s) it was not "
+                    "given; they were removed."
+                )
         if answer.translations:
             st.caption("Also searched as the model translated the question:")
             for lang, text in answer.translations:
@@ -232,7 +253,9 @@ def render_answer(answer: Answer, key: str, engine: Engine) -> None:
         if answer.citations:
             st.subheader("Sources")
             for c in answer.citations:
-                render_citation(c, hits.get(c.chunk_id), info(c.doc_id), key, engine)
+                render_citation(
+                    c, hits.get(c.chunk_id), info(c.doc_id), key, engine, answer.question_lang
+                )
         else:
             st.subheader("Closest passages")
             if not answer.hits:
@@ -242,7 +265,12 @@ def render_answer(answer: Answer, key: str, engine: Engine) -> None:
 
 
 def render_citation(
-    c: Citation, hit: Hit | None, info: DocInfo | None, key: str, engine: Engine
+    c: Citation,
+    hit: Hit | None,
+    info: DocInfo | None,
+    key: str,
+    engine: Engine,
+    reader_lang: str = "",
 ) -> None:
     with st.container(border=True):
         if hit:
@@ -259,6 +287,29 @@ def render_citation(
             icon=":material/article:",
         ):
             show_document(engine, c.doc_id, c.start, c.end, f"doc-{key}-{c.n}")
+        if engine.model is not None and reader_lang and reader_lang != c.lang:
+            _translation(engine, text, c.lang, reader_lang, f"tr-{key}-{c.n}")
+
+
+_LANG_LABEL = {"fa": "Persian", "ar": "Arabic", "en": "English"}
+
+
+def _translation(engine: Engine, text: str, source: str, target: str, key: str) -> None:
+    """On demand, the passage translated into the reader's language, under the original."""
+    done = st.session_state.get(key)
+    if done is None and st.button(
+        f"Translate into {_LANG_LABEL.get(target, target)}",
+        key=f"btn-{key}",
+        type="tertiary",
+        icon=":material/translate:",
+    ):
+        try:
+            done = st.session_state[key] = engine.translate_passage(text, source, target)
+        except ManbaError as err:
+            st.warning(str(err))
+    if done:
+        st.caption(f"Machine translation by {engine.model.label if engine.model else 'the model'}:")
+        st.markdown(block(safe(done), target, "opacity: 0.85;"), unsafe_allow_html=True)
 
 
 def render_hit(rank: int, h: Hit, key: str = "0", engine: Engine | None = None) -> None:
@@ -287,6 +338,27 @@ def render_hit(rank: int, h: Hit, key: str = "0", engine: Engine | None = None) 
             show_document(engine, h.doc.doc_id, h.chunk.start, h.chunk.end, f"near-{key}-{rank}")
 
 
+def _ask(engine: Engine, question: str, k: int, filters: Filters) -> Answer:
+    """Ask; a model-written answer is shown as it streams in, then replaced by the checked
+    answer with its citations (rendered with the history below)."""
+    turns = [(a.standalone or a.question, a.answer) for a in st.session_state.get("history", [])]
+    if not engine.writes_answers:
+        return engine.ask(question, k, filters, history=turns)
+    with st.chat_message("assistant"):
+        box = st.empty()
+        pieces: list[str] = []
+        lang = detect(question)
+
+        def on_text(piece: str) -> None:
+            pieces.append(piece)
+            box.markdown(block(safe("".join(pieces)) + " ▌", lang), unsafe_allow_html=True)
+
+        try:
+            return engine.ask(question, k, filters, on_text=on_text, history=turns)
+        finally:
+            box.empty()
+
+
 def ask_page(engine: Engine, settings: Settings) -> None:
     index_dir = str(settings.index_dir)
     st.html(STYLE)
@@ -301,7 +373,7 @@ def ask_page(engine: Engine, settings: Settings) -> None:
     question = st.chat_input("Ask a question · پرسش خود را بنویسید · اكتب سؤالك")
     if question:
         try:
-            answer = engine.ask(question, k, filters)
+            answer = _ask(engine, question, k, filters)
         except ManbaError as err:
             st.error(str(err))
         except Exception:
