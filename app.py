@@ -18,6 +18,7 @@ from rag.errors import ManbaError
 from ui.ask import ask_page
 from ui.evaluate import evaluate_page
 from ui.library import library_page
+from ui.model_panel import model_panel
 
 logger = logging.getLogger("manba.app")
 PAGES = {"Ask": ask_page, "Library": library_page, "Evaluate": evaluate_page}
@@ -47,6 +48,7 @@ def main() -> None:
     st.caption("Ask in Persian, Arabic or English; every sentence of the answer is cited.")
     with st.sidebar:
         page = st.radio("Page", list(PAGES), horizontal=True, key="page")
+    settings = model_panel(settings)
     # The library page opens without an engine (no index yet, or one it cannot load): its
     # uploads build or re-index the index. Every other page needs the engine.
     engine: Engine | None = None

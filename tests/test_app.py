@@ -326,6 +326,7 @@ def test_app_connected_mode_shows_translations_and_model(
     with serve(lambda messages: reply) as fake:
         monkeypatch.setenv("MANBA_LLM__BASE_URL", fake.base_url)
         monkeypatch.setenv("MANBA_LLM__MAX_RETRIES", "0")
+        monkeypatch.setenv("MANBA_LLM__ANSWERS", "false")
         at = ask(
             start(monkeypatch, built_index.index_dir), "What did Erdogan ask Putin about Idlib?"
         )
@@ -508,3 +509,57 @@ def test_document_opens_near_the_span_of_a_long_line() -> None:
     cut = paragraph_start(text, start)
     assert 0 < start - cut <= LEAD and text[cut - 1] == " "
     assert paragraph_start("one\ntwo CITED", 8) == 4, "the start of the span's line"
+
+
+def _model_reply(messages: list[dict[str, object]]) -> str:
+    system = str(messages[0]["content"])
+    if "translate search questions" in system:
+        return '{"fa": "پوتین و اردوغان درباره ادلب", "ar": "بوتين وأردوغان وإدلب"}'
+    if "rewrite the last question" in system:
+        return "What did Putin and Erdogan agree about the Sochi deal on Idlib?"
+    return "Putin and Erdogan spoke by phone about Idlib [1]. The UN is silent."
+
+
+def test_app_connected_answer_is_written_cited_and_checked(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    from openai_server import serve
+
+    with serve(_model_reply) as fake:
+        monkeypatch.setenv("MANBA_LLM__BASE_URL", fake.base_url)
+        monkeypatch.setenv("MANBA_LLM__MAX_RETRIES", "0")
+        at = ask(start(monkeypatch, built_index.index_dir), "What did Putin and Erdogan discuss?")
+        answer = last_answer(at)
+        assert answer.generated_by and answer.citations and answer.unsupported == (1,)
+        assert fake.requests[-1]["stream"] is True  # the app streams the reply
+        captions = [c.value for c in at.caption]
+        assert any(c.startswith("Written by") for c in captions), captions
+        warnings = [w.value for w in at.warning]
+        assert any("cites no source" in w and "The UN is silent" in w for w in warnings)
+        assert len(cards_by_id(at)) == len(answer.citations)
+        # a follow-up is rewritten into a standalone question, shown under the answer
+        ask(at, "And what did they agree?")
+        follow = last_answer(at)
+    assert follow.standalone == "What did Putin and Erdogan agree about the Sochi deal on Idlib?"
+    assert "Asked as a follow-up; searched as:" in [c.value for c in at.caption]
+
+
+def test_app_model_panel_connects_this_session(
+    monkeypatch: pytest.MonkeyPatch, built_index: Settings
+) -> None:
+    from openai_server import serve
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    at = start(monkeypatch, built_index.index_dir)
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "offline" in sidebar
+    with serve(_model_reply) as fake:
+        at.sidebar.text_input[0].set_value(fake.base_url)
+        at.sidebar.text_input[1].set_value("panel-model")
+        at.sidebar.button[0].click().run()  # the form's Apply
+        assert not at.exception, at.exception
+        sidebar = " ".join(m.value for m in at.sidebar.markdown)
+        assert "panel-model" in sidebar, sidebar
+        ask(at, "What did Putin and Erdogan discuss?")
+        assert fake.requests and fake.requests[-1]["model"] == "panel-model"
+    assert last_answer(at).generated_by.startswith("panel-model")
