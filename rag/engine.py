@@ -189,7 +189,8 @@ class Engine:
         if self.model is None:
             return question
         turns = "\n".join(
-            f"Q: {q}\nA: {a[:600]}" for q, a in history[-4:]  # the last few turns suffice
+            f"Q: {q}\nA: {a[:600]}"
+            for q, a in history[-4:]  # the last few turns suffice
         )
         system, user = prompts.load("condense_question").render(history=turns, question=question)
         reply = self.model.complete(system, user, max_tokens=200).strip().strip('"')
