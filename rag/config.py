@@ -158,6 +158,13 @@ class RetrievalSettings:
     sentence_weight: float = field(
         default=0.6, metadata={"help": "Weight of the best sentence's coverage in re-ranking."}
     )
+    xling_length_prior: float = field(
+        default=0.2,
+        metadata={
+            "help": "Cross-lingual leg's scores times (mean passage length / length) to this "
+            "power: long passages collect chance matches of common concepts."
+        },
+    )
     rerank_depth: int = field(default=30, metadata={"help": "Passages re-ranked by sentence."})
     lang_diversity: float = field(
         default=0.3,
@@ -179,6 +186,12 @@ class RetrievalSettings:
         for part in (p for p in self.xling_parts.split(",") if p):
             _choice(v + "XLING_PARTS", part, ("concepts", "names", "numbers"))
         _non_negative(v + "XLING_WEIGHT", self.xling_weight)
+        _require(
+            0 <= self.xling_length_prior <= 1,
+            v + "XLING_LENGTH_PRIOR",
+            self.xling_length_prior,
+            "0 to 1",
+        )
         _choice(v + "FUSION", self.fusion, ("score", "rrf"))
         _choice(v + "DENSE_BACKEND", self.dense_backend, ("exact", "chroma"))
         _unit(v + "DENSE_WEIGHT", self.dense_weight)

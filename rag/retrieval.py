@@ -27,6 +27,7 @@ from rag.store import IndexReader, chroma_client, chroma_collection
 from rag.types import Hit
 
 MODES = ("hybrid", "bm25", "dense", "xling")
+_XLENGTH_CAP = 1.15  # the most a short passage is raised by the length prior
 XLING_CREDIT = 0.8  # share of a word's weight a sentence gets for holding only its stand-in
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF]")
 _HOW = {
@@ -92,6 +93,18 @@ class Searcher:
         self._xvocab, self._xidf = _vocab_idf(reader.xbm25, n_docs)
         self._max_idf = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
         self._parts = tuple(p for p in settings.retrieval.xling_parts.split(",") if p)
+        # The cross-lingual leg's length prior (see RetrievalSettings.xling_length_prior):
+        # BM25 over stand-in tokens sees only the words that have one, so a long passage of
+        # common news words looks short to it and collects chance matches of generic concepts.
+        lengths = (reader.ends - reader.starts).astype(np.float32)
+        power = settings.retrieval.xling_length_prior
+        # A short passage (a title, a one-line chunk) is raised by at most _XLENGTH_CAP, so
+        # being short does not outweigh matching the question.
+        self._xlength = (
+            np.minimum(_XLENGTH_CAP, (float(lengths.mean()) / np.maximum(lengths, 1.0)) ** power)
+            if power and len(lengths)
+            else None
+        )
         self.translation_weight = settings.llm.translation_weight
         self._collection: Any = None
         self._sentence_cache: dict[int, list[frozenset[str]]] = {}
@@ -248,6 +261,8 @@ class Searcher:
             total += best
         if not found:
             return []
+        if self._xlength is not None:
+            total *= self._xlength
         if mask is not None:
             total *= mask
         return _top(total, n)

@@ -258,3 +258,35 @@ def test_lexicon_cache_round_trip_and_damage(
         assert crossling._read_cache(path) is not None
     finally:
         crossling.lexicon.cache_clear()
+
+
+def test_length_prior_keeps_long_passages_from_collecting_chance_matches(
+    tmp_path: Path,
+) -> None:
+    """Two English passages match a Persian question's names; most of the long one's words
+    have no stand-ins, so BM25 over stand-ins sees it as shorter than it is. The length prior
+    moves the short, focused passage further ahead."""
+    from dataclasses import replace
+
+    from rag.config import Settings
+    from rag.indexing import index_paths
+    from rag.retrieval import Searcher
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "short.txt").write_text("Putin met Erdogan in Sochi.", "utf-8")
+    filler = " ".join(["the weather was mild and people walked slowly along the quiet river"] * 20)
+    (folder / "long.txt").write_text(f"{filler}. Putin met Erdogan in Sochi. {filler}.", "utf-8")
+    settings = Settings().with_index(tmp_path / "index")
+    assert index_paths([folder], settings).ok
+    with Engine(settings) as engine:
+        scores = {}
+        for power in (0.0, 0.2):
+            tuned = replace(
+                settings, retrieval=replace(settings.retrieval, xling_length_prior=power)
+            )
+            searcher = Searcher(engine.reader, tuned)
+            ranked = searcher.xling(searcher.query("پوتین اردوغان سوچی", "fa"), None, 5)
+            scores[power] = {engine.reader.chunk(i).doc_id: s for i, s in ranked}
+    ratio = {p: scores[p]["short.txt"] / scores[p]["long.txt"] for p in scores}
+    assert ratio[0.2] > 1.15 * ratio[0.0], ratio

@@ -43,7 +43,9 @@ def model_panel(settings: Settings) -> Settings:
                     x, "English"
                 ),
             )
-            temperature = st.slider("Temperature", 0.0, 1.0, float(current.temperature), 0.1)
+            temperature = st.number_input(
+                "Temperature", 0.0, 2.0, float(current.temperature), 0.1, format="%.1f"
+            )
             connect = st.form_submit_button("Apply")
         if connect:
             try:
