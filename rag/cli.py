@@ -367,12 +367,18 @@ def search(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--index", "index", type=click.Path(), help=_INDEX_HELP)
+@click.option(
+    "--answer-lang",
+    type=click.Choice(["fa", "ar", "en"]),
+    help="Connected mode: the language of the written answer (default: the question's).",
+)
 @_filter_options
 def ask(
     question: str,
     k: int,
     as_json: bool,
     index: str | None,
+    answer_lang: str | None,
     lang: str | None,
     source: tuple[str, ...],
     date_from: str | None,
@@ -393,7 +399,9 @@ def ask(
 
     stream = engine.writes_answers and not as_json
     try:
-        answer = engine.ask(question, k, filters, on_text=on_text if stream else None)
+        answer = engine.ask(
+            question, k, filters, on_text=on_text if stream else None, answer_lang=answer_lang
+        )
     except ManbaError as err:
         _fail(str(err))
     if streamed:

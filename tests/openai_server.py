@@ -42,6 +42,8 @@ class FakeModel:
         self.requests: list[dict[str, Any]] = []
         self.fail_with: int | None = None
         self.fail_message = "injected failure"
+        self.fail_first = 0  # fail this many requests with fail_first_status, then answer
+        self.fail_first_status = 503
         self.base_url = ""
         self.embed_dim = 64
         self.embedded: list[str] = []  # every text sent to /embeddings
@@ -93,6 +95,10 @@ def _handler(fake: FakeModel) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             fake.requests.append(body)
+            if fake.fail_first > 0:
+                fake.fail_first -= 1
+                self._send(fake.fail_first_status, {"error": {"message": "try again"}})
+                return
             if fake.fail_with is not None:
                 self._send(fake.fail_with, {"error": {"message": fake.fail_message}})
                 return

@@ -243,3 +243,36 @@ def test_passage_translation_offline_is_a_clear_error(engine: Engine) -> None:
 
     with pytest.raises(ModelError, match="connected model"):
         engine.translate_passage("text", "en", "fa")
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_transient_errors_are_retried_with_backoff(built_index: Settings, status: int) -> None:
+    with serve(_cite_first_two) as fake:
+        fake.fail_first, fake.fail_first_status = 2, status
+        settings = _connected(built_index, fake.base_url, max_retries=2)
+        with Engine(settings) as engine:
+            answer = engine.ask("What did Putin and Erdogan discuss about Idlib?")
+    assert answer.generated_by and not answer.warnings
+    assert len(fake.requests) == 3  # two refused, the third answered
+
+
+def test_cli_answer_language_option(
+    runner: CliRunner, built_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(_cite_first_two) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("MANBA_LLM__TRANSLATE", "false")
+        result = runner.invoke(
+            main,
+            [
+                "ask",
+                "پوتین و اردوغان درباره ادلب چه گفتند؟",
+                "--answer-lang",
+                "ar",
+                "--json",
+                "--index",
+                str(built_index.index_dir),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "Answer in Arabic" in fake.requests[-1]["messages"][-1]["content"]
