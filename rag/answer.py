@@ -105,12 +105,15 @@ def select(
 
     Documents come in the order of their best sentence, those in the question's language
     ``lang`` first: the reader meets the report in their own language, then the others'."""
-    if not cands or cands[0].coverage < settings.min_coverage:
+    # A sentence in another language than the question meets it through stand-ins, which
+    # count XLING_CREDIT of a word: its bar is lowered by as much (as in _other_languages).
+    bar = settings.min_coverage * (XLING_CREDIT if cands and cands[0].hit.chunk.lang != lang else 1)
+    if not cands or cands[0].coverage < bar:
         return []
     best = cands[0].score
     # A sentence that covers much less of the question than the best one answers another
     # question (the Idlib agreement, when the best sentence is about the Sochi agreement on it).
-    floor = max(settings.min_coverage, settings.relative_coverage * max(c.coverage for c in cands))
+    floor = max(bar, settings.relative_coverage * max(c.coverage for c in cands))
     chosen: list[Candidate] = []
     for c in cands:
         if len(chosen) >= settings.max_sentences:
