@@ -11,13 +11,12 @@ abstention. A model that fails gives way to the offline extractive answer, label
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag import crossling, prompts, tokens
 from rag.analysis import analyze
 from rag.citations import parse_markers
-from rag.llm import ChatModel
 from rag.types import Citation, Hit
 
 NO_ANSWER = "NO_ANSWER"
@@ -137,7 +136,7 @@ def check(
     lines: list[str] = []
     unsupported: list[int] = []
     sentences: list[str] = []
-    for idx, sentence in enumerate(split_sentences(stripped)):
+    for sentence in split_sentences(stripped):
         cited = parse_markers(sentence)
         claim = _MARKER.sub("", sentence).strip()
         if not claim:
@@ -172,12 +171,6 @@ def check(
             unsupported.append(len(sentences))
         sentences.append(claim)
         lines.append(claim + (" " + "".join(dict.fromkeys(marks)) if marks else ""))
-        del idx
     return Written(
         "\n".join(lines), tuple(citations), False, invented, tuple(unsupported), tuple(sentences)
     )
-
-
-def stream_reply(model: ChatModel, system: str, user: str) -> Iterator[str]:
-    """The model's reply as it arrives."""
-    yield from model.stream(system, user)
