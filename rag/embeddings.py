@@ -73,8 +73,9 @@ class HashedNgramEmbedding(BaseEmbedding):
     def document_frequencies(self, texts: list[str]) -> np.ndarray:
         """How many of ``texts`` contain each feature slot (int32, IDF_BUCKETS long)."""
         df = np.zeros(IDF_BUCKETS, dtype=np.int32)
+        dim = self.dim  # pydantic attribute access is slow in a hot loop: read it once
         for text in texts:
-            slots = {_bucket(f, self.dim)[2] for f in self._features(text)}
+            slots = {_bucket(f, dim)[2] for f in self._features(text)}
             df[list(slots)] += 1
         return df
 
@@ -96,27 +97,30 @@ class HashedNgramEmbedding(BaseEmbedding):
         """Feature counts of ``text``; with ``word_weight``, each word's features count
         that word's weight instead of 1."""
         feats: dict[str, float] = defaultdict(float)
+        # Fields read once: pydantic attribute access is slow in this loop.
+        stop, sizes = self._stop, range(self.ngram_min, self.ngram_max + 1)
         for word in words(text):
             word = fold(word)
-            if word in self._stop or (len(word) < 2 and not word.isdigit()):
+            if word in stop or (len(word) < 2 and not word.isdigit()):
                 continue
             w = word_weight(word) if word_weight else 1.0
             feats["w:" + word] += w
             padded = f"<{word}>"
-            for n in range(self.ngram_min, self.ngram_max + 1):
+            for n in sizes:
                 for i in range(len(padded) - n + 1):
                     feats[padded[i : i + n]] += w
         return feats
 
     def vector(self, text: str, word_weight: Callable[[str], float] | None = None) -> np.ndarray:
         """The embedding of ``text`` as a float32 unit vector (zeros when it has no words)."""
-        vec = np.zeros(self.dim, dtype=np.float32)
+        dim, idf = self.dim, self._idf  # read once: pydantic attribute access is slow
+        vec = np.zeros(dim, dtype=np.float32)
         for feat, tf in self._features(text, word_weight).items():
-            idx, sign, slot = _bucket(feat, self.dim)
+            idx, sign, slot = _bucket(feat, dim)
             # Sublinear counts for documents; a weighted query keeps its weights as they are.
             weight = (1.0 + math.log(tf)) if word_weight is None else tf
-            if self._idf is not None:
-                weight *= float(self._idf[slot])
+            if idf is not None:
+                weight *= float(idf[slot])
             vec[idx] += sign * weight * (_WORD_WEIGHT if feat.startswith("w:") else 1.0)
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm > 0 else vec
