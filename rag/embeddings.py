@@ -50,7 +50,29 @@ def _bucket(feature: str, dim: int) -> tuple[int, float, int]:
     return h % dim, (1.0 if (h >> 31) & 1 else -1.0), h % IDF_BUCKETS
 
 
-class HashedNgramEmbedding(BaseEmbedding):
+class _VectorsAsEmbedding:
+    """llama-index's BaseEmbedding methods from a backend's ``vector`` and ``matrix``."""
+
+    def vector(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def matrix(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self.vector(query).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self.vector(text).tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self.matrix(texts).tolist()
+
+
+class HashedNgramEmbedding(_VectorsAsEmbedding, BaseEmbedding):
     """Weight-free multilingual embedding: hashed character n-grams of normalized words,
     weighted by the index's own n-gram IDF when it has one (no pretrained weights)."""
 
@@ -132,20 +154,8 @@ class HashedNgramEmbedding(BaseEmbedding):
             out[i] = self.vector(text)
         return out
 
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self.vector(query).tolist()
 
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> Embedding:
-        return self.vector(text).tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.matrix(texts).tolist()
-
-
-class ModelEmbedding(BaseEmbedding):
+class ModelEmbedding(_VectorsAsEmbedding, BaseEmbedding):
     """A pretrained model's embedding: unit vectors, cached on disk by content hash so that
     re-indexing or a second ingest of the same text costs no model call."""
 
@@ -198,18 +208,6 @@ class ModelEmbedding(BaseEmbedding):
 
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.model_name}\0{text}".encode()).hexdigest()
-
-    def _get_query_embedding(self, query: str) -> Embedding:
-        return self.vector(query).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> Embedding:
-        return self.vector(text).tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.matrix(texts).tolist()
 
 
 class OpenAIEmbedding(ModelEmbedding):

@@ -60,28 +60,32 @@ class ChatModel:
             "OPENAI_BASE_URL, the key and the model name (MANBA_LLM__MODEL)"
         )
 
+    def _create(self, system: str, user: str, **options: Any) -> Any:
+        """One chat completions request (temperature 0 unless given)."""
+        return self._client.chat.completions.create(
+            model=self.settings.model,
+            messages=[
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            temperature=options.pop("temperature", 0.0),
+            **options,
+        )
+
+    def _count(self, response: Any) -> None:
+        """Add a response's (or stream chunk's) reported token usage to ``usage``."""
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            for key in self.usage:
+                self.usage[key] += int(getattr(usage, key, 0) or 0)
+
     def stream(self, system: str, user: str, **options: Any) -> Iterator[str]:
         """The reply in pieces as the endpoint sends them (temperature 0 unless given)."""
         import openai
 
         try:
-            chunks = self._client.chat.completions.create(
-                model=self.settings.model,
-                messages=[
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": user},
-                ],
-                temperature=options.pop("temperature", 0.0),
-                stream=True,
-                **options,
-            )
-            for chunk in chunks:
-                usage = getattr(chunk, "usage", None)
-                if usage is not None:
-                    self.usage["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
-                    self.usage["completion_tokens"] += int(
-                        getattr(usage, "completion_tokens", 0) or 0
-                    )
+            for chunk in self._create(system, user, stream=True, **options):
+                self._count(chunk)
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
         except openai.APIError as exc:
@@ -92,21 +96,10 @@ class ChatModel:
         import openai
 
         try:
-            response = self._client.chat.completions.create(
-                model=self.settings.model,
-                messages=[
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": user},
-                ],
-                temperature=options.pop("temperature", 0.0),
-                **options,
-            )
+            response = self._create(system, user, **options)
         except openai.APIError as exc:
             raise self._error(exc) from exc
-        usage = getattr(response, "usage", None)
-        if usage is not None:
-            self.usage["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
-            self.usage["completion_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
+        self._count(response)
         if not response.choices or response.choices[0].message.content is None:
             raise ModelError(f"the model {self.label} returned no text")
         return response.choices[0].message.content

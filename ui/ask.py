@@ -154,7 +154,7 @@ def describe(filters: Filters) -> str:
     return "Filters: " + "; ".join(parts) if parts else ""
 
 
-def _doc_lookup(engine: Engine, answer: Answer) -> Callable[[str], DocInfo | None]:
+def doc_lookup(engine: Engine, answer: Answer) -> Callable[[str], DocInfo | None]:
     known = {h.doc.doc_id: h.doc for h in answer.hits}
 
     def info(doc_id: str) -> DocInfo | None:
@@ -192,7 +192,7 @@ def render_answer(answer: Answer, key: str, engine: Engine) -> None:
     ids of its cards."""
     left, right = st.columns([3, 2], gap="large")
     hits = {h.chunk.chunk_id: h for h in answer.hits}
-    info = _doc_lookup(engine, answer)
+    info = doc_lookup(engine, answer)
     with left:
         st.subheader("Answer")
         for warning in answer.warnings:

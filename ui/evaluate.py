@@ -32,8 +32,8 @@ from rag.errors import IngestError, ManbaError
 from rag.langs import detect
 from rag.retrieval import Filters
 from rag.testset import TestSet, load_testset
-from rag.types import Answer, DocInfo
-from ui.ask import render_citation, render_hit
+from rag.types import Answer
+from ui.ask import doc_lookup, render_citation, render_hit
 from ui.library import safe_file_name
 from ui.render import LANG_NAMES, STYLE, answer_html, block, safe
 
@@ -413,20 +413,6 @@ def render_breakdowns(by: dict[str, dict[str, Any]]) -> None:
     )
 
 
-def _doc_info(engine: Engine, answer: Answer) -> Callable[[str], DocInfo | None]:
-    known = {h.doc.doc_id: h.doc for h in answer.hits}
-
-    def info(doc_id: str) -> DocInfo | None:
-        if doc_id not in known:
-            try:
-                known[doc_id] = engine.reader.doc(doc_id)[0]
-            except KeyError:
-                return None
-        return known[doc_id]
-
-    return info
-
-
 def _texts(items: list[str]) -> str:
     """Each text in a block of its own language and direction."""
     return "".join(block(safe(t), detect(t)) for t in items)
@@ -491,7 +477,7 @@ def render_failure(row: dict[str, Any], answer: Answer | None, engine: Engine, k
             st.caption("Every sentence is supported by the passages it cites.")
     with right:
         hits = {h.chunk.chunk_id: h for h in answer.hits}
-        info = _doc_info(engine, answer)
+        info = doc_lookup(engine, answer)
         verdicts = {c["n"]: c["correct"] for c in row.get("citations", [])}
         if answer.citations:
             st.markdown("**Sources**")
