@@ -350,7 +350,14 @@ def test_browser_marker_brings_its_card_into_view(
     assert not _in_viewport(card), "seen from its marker, the card is out of view"
     marker.click()
     page.wait_for_function(f"location.hash === '#cite-0-{n}'")  # type: ignore[attr-defined]
-    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+    # The scroll may be smooth and a loaded CI machine slow to paint: wait for the card to come
+    # into view (up to 10 s) rather than sampling once after a fixed pause.
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "id => { const r = document.getElementById(id).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight && r.bottom > 0; }",
+        arg=f"cite-0-{n}",
+        timeout=10_000,
+    )
     assert _in_viewport(card)
     assert card.evaluate("e => e.matches(':target')")
     # Still the same answer: following a marker does not rerun or reload the app.
