@@ -137,26 +137,28 @@ def analyze(text: str, lang: str, *, keep_stopwords: bool = False) -> list[str]:
 
 
 def _analyze_tokens(raw: tuple[str, ...], lang: str, keep_stopwords: bool) -> Iterable[str]:
-    english = _stemmer("english")
-    arabic = _stemmer("arabic")
     for tok in raw:
-        if not _ARABIC_LETTER.search(tok):
-            if keep_stopwords or tok not in stopwords("en"):
-                yield english.stemWord(tok)
-            continue
-        tok_lang = _arabic_script_lang(tok, lang)
-        folded = fold(tok)
-        if not folded or (tok_lang == "fa" and folded in _BOUND):
-            continue  # a lone hamza, or a Persian suffix that had no word to join
-        if not keep_stopwords and (folded in stopwords(tok_lang) or len(folded) < 2):
-            continue
-        if tok_lang == "ar":
-            # Snowball and light stems both: Snowball conflates more inflections, the light
-            # stem keeps names consistent ("بوتين", "وبوتين"); -0.1/+0.2 R@5 on XQuAD-ar.
-            snow = fold(arabic.stemWord(tok))
-            yield snow
-            light = fold(arabic_stem.stem(tok))
-            if light != snow:
-                yield light
-        else:
-            yield persian_stem.stem(folded)
+        yield from _analyze_token(tok, lang, keep_stopwords)
+
+
+@lru_cache(maxsize=500_000)
+def _analyze_token(tok: str, lang: str, keep_stopwords: bool) -> tuple[str, ...]:
+    """The search tokens of one word (none, one, or Arabic's two stems); computed once per
+    word: news vocabulary is Zipfian, so nearly every word was seen before."""
+    if not _ARABIC_LETTER.search(tok):
+        if keep_stopwords or tok not in stopwords("en"):
+            return (_stemmer("english").stemWord(tok),)
+        return ()
+    tok_lang = _arabic_script_lang(tok, lang)
+    folded = fold(tok)
+    if not folded or (tok_lang == "fa" and folded in _BOUND):
+        return ()  # a lone hamza, or a Persian suffix that had no word to join
+    if not keep_stopwords and (folded in stopwords(tok_lang) or len(folded) < 2):
+        return ()
+    if tok_lang == "ar":
+        # Snowball and light stems both: Snowball conflates more inflections, the light
+        # stem keeps names consistent ("بوتين", "وبوتين"); -0.1/+0.2 R@5 on XQuAD-ar.
+        snow = fold(_stemmer("arabic").stemWord(tok))
+        light = fold(arabic_stem.stem(tok))
+        return (snow,) if light == snow else (snow, light)
+    return (persian_stem.stem(folded),)

@@ -47,7 +47,8 @@ class ChunkSpan:
 
 def _is_abbreviation(text: str, line_start: int, dot: int) -> bool:
     """True when the '.' at ``dot`` ends an abbreviation or an initial, not a sentence."""
-    match = _PREV_WORD.search(text, line_start, dot)
+    # A bounded look-back: searching from the line's start made long lines quadratic.
+    match = _PREV_WORD.search(text, max(line_start, dot - 64), dot)
     if not match:
         return False
     word = match.group(1).lower().rstrip(".")

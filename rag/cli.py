@@ -139,7 +139,15 @@ def main(verbose: bool) -> None:
 @click.option(
     "--prune", is_flag=True, help="Remove indexed documents under PATHS whose files are gone."
 )
-def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool, prune: bool) -> None:
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Also write the report (counts, failures, seconds per stage) as JSON to this file.",
+)
+def ingest(
+    paths: tuple[str, ...], index: str | None, rebuild: bool, prune: bool, json_out: str | None
+) -> None:
     """Add or update files (or folders of them) in the index.
 
     Reads .txt, .md, .html/.htm, .pdf, .docx and .jsonl. Unchanged files are skipped; files
@@ -187,11 +195,37 @@ def ingest(paths: tuple[str, ...], index: str | None, rebuild: bool, prune: bool
         f"  {settings.index_dir} now holds {report.total_documents} document(s), "
         f"{report.total_chunks} chunk(s)."
     )
+    if report.stages:
+        click.echo(
+            "  seconds per stage: "
+            + ", ".join(f"{name} {secs:.2f}" for name, secs in report.stages.items())
+        )
+    if json_out:
+        _write_ingest_json(Path(json_out), report)
     if report.failed:
         click.echo(
             f"{len(report.failed)} input(s) failed (see above); the rest was indexed.", err=True
         )
         sys.exit(1)
+
+
+def _write_ingest_json(path: Path, report: Any) -> None:
+    data = {
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": len(report.unchanged),
+        "reindexed": len(report.reindexed),
+        "removed": report.removed,
+        "failed": [{"path": e.path, "line": e.line, "reason": e.reason} for e in report.failed],
+        "chunks_written": report.chunks,
+        "languages": report.languages,
+        "total_chunks": report.total_chunks,
+        "total_documents": report.total_documents,
+        "seconds": report.seconds,
+        "stages": report.stages,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 _STAGES = {
@@ -625,15 +659,16 @@ def _eval_testset(
     judge: bool,
 ) -> dict[str, Any]:
     import tempfile
+    from contextlib import ExitStack
     from dataclasses import replace as dc_replace
 
-    from rag import answer_eval
+    from rag import answer_eval, vectorstore
     from rag.engine import Engine
     from rag.indexing import index_paths
     from rag.testset import from_squad, load_testset
 
     the_judge = _judge(settings, judge)
-    with tempfile.TemporaryDirectory(prefix="manba-eval-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="manba-eval-") as tmp, ExitStack() as scratch:
         if squad:
             ts = from_squad(Path(squad), Path(tmp) / "squad", limit)
             paths: list[str | Path] = list(ts.corpus)
@@ -644,7 +679,8 @@ def _eval_testset(
             paths = [Path(c) for c in corpus]
         run_settings = settings
         if paths:
-            run_settings = settings.with_index(Path(tmp) / "index")
+            # On a Chroma server: a collection of the run's own, dropped at the end.
+            run_settings = scratch.enter_context(vectorstore.scratch(settings, Path(tmp) / "index"))
             click.echo(f"Indexing {', '.join(str(p) for p in paths)} for this run...", err=True)
             built = index_paths(paths, run_settings)
             for failure in built.failed:

@@ -60,13 +60,15 @@ class Unit:
 class Lexicon:
     """Analyzed word forms (per language) and phrases -> concept ids."""
 
-    words: dict[str, dict[str, frozenset[str]]]
-    phrases: dict[str, dict[tuple[str, ...], frozenset[str]]]
+    # Concepts per token as sorted tuples: tokens come out in the same order in every
+    # process (a frozenset's order follows the per-process string hash seed).
+    words: dict[str, dict[str, tuple[str, ...]]]
+    phrases: dict[str, dict[tuple[str, ...], tuple[str, ...]]]
     labels: dict[str, dict[str, str]]  # concept -> {lang: first variant}
     digest: str
 
-    def concepts(self, lang: str, token: str) -> frozenset[str]:
-        return self.words.get(lang, {}).get(token, frozenset())
+    def concepts(self, lang: str, token: str) -> tuple[str, ...]:
+        return self.words.get(lang, {}).get(token, ())
 
 
 def _files() -> list[tuple[str, str]]:
@@ -111,10 +113,11 @@ def _read_cache(path: Path | None) -> Lexicon | None:
         data = json.loads(path.read_text("utf-8"))
         return Lexicon(
             words={
-                lang: {t: frozenset(c) for t, c in m.items()} for lang, m in data["words"].items()
+                lang: {t: tuple(sorted(c)) for t, c in m.items()}
+                for lang, m in data["words"].items()
             },
             phrases={
-                lang: {tuple(t.split(" ")): frozenset(c) for t, c in m.items()}
+                lang: {tuple(t.split(" ")): tuple(sorted(c)) for t, c in m.items()}
                 for lang, m in data["phrases"].items()
             },
             labels=data["labels"],
@@ -190,8 +193,8 @@ def _build() -> Lexicon:
                     elif 1 < len(tokens) <= _MAX_PHRASE:
                         phrases[lang].setdefault(tokens, set()).add(concept)
     return Lexicon(
-        words={lang: {t: frozenset(c) for t, c in m.items()} for lang, m in words.items()},
-        phrases={lang: {t: frozenset(c) for t, c in m.items()} for lang, m in phrases.items()},
+        words={lang: {t: tuple(sorted(c)) for t, c in m.items()} for lang, m in words.items()},
+        phrases={lang: {t: tuple(sorted(c)) for t, c in m.items()} for lang, m in phrases.items()},
         labels=labels,
         digest=_digest(),
     )

@@ -67,6 +67,7 @@ _G = _names(_GREGORIAN_MONTHS)
 _S = _names(_SOLAR_MONTHS)
 _GREG_DMY = re.compile(rf"\b(\d{{1,2}})\s+({_G})(?:\s+ماه)?,?\s+(\d{{4}})\b")
 _GREG_MDY = re.compile(rf"\b({_G})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b")
+_FOUR_DIGITS = re.compile(r"\d{4}")
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _SOLAR = re.compile(rf"(\d{{1,2}})\s+({_S})(?:\s+ماه)?\s+(\d{{4}})")
 _LOOKUP_G = {clean(k): v for k, v in _GREGORIAN_MONTHS.items()}
@@ -136,6 +137,8 @@ def _valid(y: int, m: int, d: int) -> date | None:
 
 def dates_in(line: str) -> list[date]:
     """Every full date (day, month, year) written in ``line``, converted to Gregorian."""
+    if not _FOUR_DIGITS.search(line):
+        return []  # every pattern has a four-digit year (\d is any digit set): a fast exit
     text = clean(line)
     found: list[date | None] = []
     for m in _SOLAR.finditer(text):

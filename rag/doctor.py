@@ -3,7 +3,9 @@
 Checks, in order, each with a verdict and the next step: the endpoint answers, the key is
 accepted, the chat model is listed and answers, the embedding model (when the index option is
 set) answers and what its dimension is, and whether the index was built with that model.
-Offline (no endpoint configured) it says so and what to set.
+Offline (no endpoint configured) it says so and what to set. With a Chroma server configured
+(``store.chroma_url``), it first checks that the server answers (heartbeat, version) and how many
+of the index's vectors its collection holds.
 """
 
 from __future__ import annotations
@@ -41,6 +43,53 @@ def _error_detail(exc: Exception) -> tuple[str, str]:
 
 
 def run(settings: Settings) -> list[Check]:
+    return _store_checks(settings) + _model_checks(settings)
+
+
+def _store_checks(settings: Settings) -> list[Check]:
+    """The Chroma server, when one is configured: it answers, its version, and whether the
+    index's collection holds as many vectors as the index has chunks."""
+    if not settings.store.chroma_url:
+        return []
+    from rag import vectorstore
+    from rag.errors import VectorStoreError
+
+    url = settings.store.chroma_url
+    try:
+        status = vectorstore.server_status(settings)
+    except VectorStoreError as exc:
+        return [Check("chroma server", FAIL, str(exc))]
+    checks = [
+        Check(
+            "chroma server",
+            OK,
+            f"{url} answers (heartbeat {status['heartbeat']}), Chroma {status['version']}",
+        )
+    ]
+    name, count = status["collection"], status["count"]
+    manifest = settings.index_dir / "manifest.json"
+    chunks = None
+    if manifest.exists():
+        chunks = json.loads(manifest.read_text("utf-8")).get("counts", {}).get("chunks")
+    if chunks is None:
+        detail = f"{name}: {'missing' if count is None else f'{count} vector(s)'}; no index yet"
+        checks.append(Check("chroma collection", OK, detail))
+    elif count == chunks:
+        checks.append(Check("chroma collection", OK, f"{name}: {count} vector(s), as indexed"))
+    else:
+        checks.append(
+            Check(
+                "chroma collection",
+                WARN,
+                f"{name} holds {count or 0} vector(s), the index at {settings.index_dir} has "
+                f"{chunks} chunk(s): dense_backend=chroma misses passages; fill it with "
+                f"`manba ingest --rebuild --index {settings.index_dir}`",
+            )
+        )
+    return checks
+
+
+def _model_checks(settings: Settings) -> list[Check]:
     llm = settings.llm
     if not llm.connected:
         return [

@@ -17,12 +17,10 @@ in any script, with nothing to download.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import sqlite3
 import threading
 import zlib
-from collections import defaultdict
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -43,11 +41,24 @@ _WORD_WEIGHT = 2.0
 IDF_BUCKETS = 1 << 20
 
 
-@lru_cache(maxsize=1_000_000)
-def _bucket(feature: str, dim: int) -> tuple[int, float, int]:
-    """Output slot, sign, and document-frequency slot of a feature."""
-    h = zlib.crc32(feature.encode("utf-8"))
-    return h % dim, (1.0 if (h >> 31) & 1 else -1.0), h % IDF_BUCKETS
+@lru_cache(maxsize=400_000)
+def _word_grams(word: str, ngram_min: int, ngram_max: int) -> np.ndarray:
+    """CRC32 of each character n-gram of ``<word>`` (repeats kept), computed once per word:
+    news vocabulary is Zipfian, so nearly every word of a new text was seen before."""
+    padded = f"<{word}>"
+    return np.fromiter(
+        (
+            zlib.crc32(padded[i : i + n].encode("utf-8"))
+            for n in range(ngram_min, ngram_max + 1)
+            for i in range(len(padded) - n + 1)
+        ),
+        dtype=np.uint32,
+    )
+
+
+@lru_cache(maxsize=400_000)
+def _word_hash(word: str) -> int:
+    return zlib.crc32(("w:" + word).encode("utf-8"))
 
 
 class _VectorsAsEmbedding:
@@ -76,7 +87,7 @@ class HashedNgramEmbedding(_VectorsAsEmbedding, BaseEmbedding):
     """Weight-free multilingual embedding: hashed character n-grams of normalized words,
     weighted by the index's own n-gram IDF when it has one (no pretrained weights)."""
 
-    dim: int = Field(default=1024, description="Output dimensions.")
+    dim: int = Field(default=256, description="Output dimensions.")
     ngram_min: int = Field(default=3, description="Shortest character n-gram.")
     ngram_max: int = Field(default=5, description="Longest character n-gram.")
     _stop: frozenset[str] = PrivateAttr(default_factory=frozenset)
@@ -94,12 +105,17 @@ class HashedNgramEmbedding(_VectorsAsEmbedding, BaseEmbedding):
     # --- corpus statistics ---------------------------------------------------------------
     def document_frequencies(self, texts: list[str]) -> np.ndarray:
         """How many of ``texts`` contain each feature slot (int32, IDF_BUCKETS long)."""
-        df = np.zeros(IDF_BUCKETS, dtype=np.int32)
-        dim = self.dim  # pydantic attribute access is slow in a hot loop: read it once
+        df = np.zeros(IDF_BUCKETS, dtype=np.int64)
+        slots: list[np.ndarray] = []
         for text in texts:
-            slots = {_bucket(f, dim)[2] for f in self._features(text)}
-            df[list(slots)] += 1
-        return df
+            grams, words_, _, _ = self._hashed(text)
+            slots.append(np.unique(np.concatenate((grams, words_)) % IDF_BUCKETS))
+            if len(slots) >= 2000:  # bounded memory on a large corpus
+                df += np.bincount(np.concatenate(slots), minlength=IDF_BUCKETS)
+                slots = []
+        if slots:
+            df += np.bincount(np.concatenate(slots), minlength=IDF_BUCKETS)
+        return df.astype(np.int32)
 
     @staticmethod
     def idf_table(df: np.ndarray, n_texts: int) -> np.ndarray:
@@ -113,37 +129,45 @@ class HashedNgramEmbedding(_VectorsAsEmbedding, BaseEmbedding):
             raise ValueError(f"an IDF table has {IDF_BUCKETS} slots, not {table.shape}")
         self._idf = table
 
-    def _features(
+    def _hashed(
         self, text: str, word_weight: Callable[[str], float] | None = None
-    ) -> dict[str, float]:
-        """Feature counts of ``text``; with ``word_weight``, each word's features count
-        that word's weight instead of 1."""
-        feats: dict[str, float] = defaultdict(float)
-        # Fields read once: pydantic attribute access is slow in this loop.
-        stop, sizes = self._stop, range(self.ngram_min, self.ngram_max + 1)
-        for word in words(text):
-            word = fold(word)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct hashed features of ``text``: (n-gram hashes, word hashes, and the count
+        of each). With ``word_weight``, each word's features count that word's weight
+        instead of 1. Stopwords and one-letter words (digits excepted) have no features."""
+        # Fields read once: pydantic attribute access is slow.
+        stop, nmin, nmax = self._stop, self.ngram_min, self.ngram_max
+        counts: dict[str, float] = {}
+        # One fold over the joined words instead of one call per word (a per-letter map).
+        for word in fold("\n".join(words(text))).split("\n"):
             if word in stop or (len(word) < 2 and not word.isdigit()):
                 continue
-            w = word_weight(word) if word_weight else 1.0
-            feats["w:" + word] += w
-            padded = f"<{word}>"
-            for n in sizes:
-                for i in range(len(padded) - n + 1):
-                    feats[padded[i : i + n]] += w
-        return feats
+            counts[word] = counts.get(word, 0.0) + (word_weight(word) if word_weight else 1.0)
+        if not counts:
+            empty = np.zeros(0, dtype=np.uint32)
+            return empty, empty, np.zeros(0), np.zeros(0)
+        vocab = list(counts)
+        weights = np.fromiter(counts.values(), dtype=np.float64, count=len(vocab))
+        per_word = [_word_grams(w, nmin, nmax) for w in vocab]
+        lengths = np.fromiter((len(g) for g in per_word), dtype=np.int64, count=len(vocab))
+        grams, inverse = np.unique(np.concatenate(per_word), return_inverse=True)
+        gram_tf = np.bincount(inverse, weights=np.repeat(weights, lengths), minlength=len(grams))
+        word_hashes = np.fromiter((_word_hash(w) for w in vocab), dtype=np.uint32)
+        return grams, word_hashes, gram_tf, weights
 
     def vector(self, text: str, word_weight: Callable[[str], float] | None = None) -> np.ndarray:
         """The embedding of ``text`` as a float32 unit vector (zeros when it has no words)."""
         dim, idf = self.dim, self._idf  # read once: pydantic attribute access is slow
-        vec = np.zeros(dim, dtype=np.float32)
-        for feat, tf in self._features(text, word_weight).items():
-            idx, sign, slot = _bucket(feat, dim)
-            # Sublinear counts for documents; a weighted query keeps its weights as they are.
-            weight = (1.0 + math.log(tf)) if word_weight is None else tf
-            if idf is not None:
-                weight *= float(idf[slot])
-            vec[idx] += sign * weight * (_WORD_WEIGHT if feat.startswith("w:") else 1.0)
+        grams, word_hashes, gram_tf, word_tf = self._hashed(text, word_weight)
+        hashes = np.concatenate((grams, word_hashes))
+        tf = np.concatenate((gram_tf, word_tf))
+        # Sublinear counts for documents; a weighted query keeps its weights as they are.
+        weight = (1.0 + np.log(tf)) if word_weight is None else tf
+        if idf is not None:
+            weight = weight * idf[hashes % IDF_BUCKETS]
+        weight[len(grams) :] *= _WORD_WEIGHT
+        sign = np.where((hashes >> 31) & 1, 1.0, -1.0)
+        vec = np.bincount(hashes % dim, weights=sign * weight, minlength=dim).astype(np.float32)
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm > 0 else vec
 

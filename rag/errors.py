@@ -17,6 +17,10 @@ class IngestError(ManbaError):
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self) -> tuple[type[IngestError], tuple[str, str, int | None]]:
+        # Raised in ingest's worker processes and sent back: pickle by fields.
+        return (IngestError, (self.path, self.reason, self.line))
+
 
 class IndexNotFoundError(ManbaError):
     """No index exists at the given folder."""
@@ -48,3 +52,7 @@ class ConfigError(ManbaError):
 
 class ModelError(ManbaError):
     """The connected model could not be reached or gave an unusable reply."""
+
+
+class VectorStoreError(ManbaError):
+    """The Chroma server holding the index's vectors cannot be reached or refused a request."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from rag import vectorstore
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import IngestError, ManbaError
@@ -187,8 +188,10 @@ def run_eval(
         "cutoffs": cutoffs,
         "modes": {},
     }
-    with tempfile.TemporaryDirectory(prefix="manba-eval-") as tmp:
-        run_settings = settings.with_index(Path(tmp) / "index")
+    with (
+        tempfile.TemporaryDirectory(prefix="manba-eval-") as tmp,
+        vectorstore.scratch(settings, Path(tmp) / "index") as run_settings,
+    ):
         t0 = time.perf_counter()
         built = index_paths(list(corpus), run_settings)
         report["index"] = {

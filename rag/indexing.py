@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from llama_index.core.schema import Document
 
-from rag import crossling, langs
+from rag import crossling, langs, workers
 from rag.analysis import analyze
 from rag.chunking import SentenceChunker
 from rag.config import Settings
-from rag.embeddings import Embedder, HashedNgramEmbedding, ModelEmbedding, make_embedding
+from rag.embeddings import HashedNgramEmbedding, ModelEmbedding, make_embedding
 from rag.errors import IndexNotFoundError, IngestError
 from rag.ingest import Skipped, count_files, iter_sources
 from rag.store import ChunkRecord, IndexWriter, writer
@@ -54,6 +54,9 @@ class IngestReport:
     total_chunks: int = 0
     total_documents: int = 0
     seconds: float = 0.0
+    # Seconds per stage: read, chunk (chunking and analysis), idf, embed, store (SQLite),
+    # chroma, lexical (BM25 and the vectors file).
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -114,12 +117,6 @@ def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
     return records
 
 
-def embed(doc: SourceDoc, records: list[ChunkRecord], embedder: Embedder) -> list[ChunkRecord]:
-    """``records`` with their vectors."""
-    vectors = embedder.matrix([search_text(doc.title, r.chunk.text) for r in records])
-    return [replace(r, vector=v) for r, v in zip(records, vectors, strict=True)]
-
-
 def index_paths(
     paths: list[str | Path],
     settings: Settings,
@@ -137,22 +134,18 @@ def index_paths(
     """
     t0 = time.perf_counter()
     report = IngestReport()
-    chunker = SentenceChunker(
-        max_tokens=settings.chunk.max_tokens,
-        overlap_tokens=settings.chunk.overlap_tokens,
-        encoding=settings.chunk.encoding,
-    )
     embedder = make_embedding(settings.embed, settings.llm)
     if isinstance(embedder, ModelEmbedding):
         # The model's own dimension is what the index stores (a request the first time).
         settings = replace(settings, embed=replace(settings.embed, dim=embedder.dimension()))
-    with writer(settings) as w:
+    with writer(settings) as w, workers.Pool(workers.default_workers()) as pool:
         stored = w.stored_fingerprint()
         reindex = rebuild or (stored is not None and stored != settings.fingerprint())
-        pending: list[tuple[SourceDoc, list[ChunkRecord], bool]] = []
+        # (document, whether it is a stored copy being re-indexed, whether it was stored)
+        queue: dict[str, tuple[SourceDoc, bool, bool]] = {}
         if reindex:
             for doc in w.all_documents():
-                pending.append((doc, make_records(doc, chunker), True))
+                queue[doc.doc_id] = (doc, True, True)
                 report.reindexed.append(doc.doc_id)
         inputs: set[str] = set()
         files = count_files(paths) if progress else 0
@@ -186,23 +179,28 @@ def index_paths(
                 # Unchanged; on a re-index its stored copy is already queued.
                 report.unchanged.append(item.doc_id)
                 continue
-            try:
-                records = make_records(item, chunker)
-            except IngestError as err:
-                report.failed.append(err)
-                continue
-            except Exception as exc:  # one bad document must not sink the batch
-                log.exception("could not index %s", item.doc_id)
-                report.failed.append(
-                    IngestError(item.path, f"could not be indexed ({type(exc).__name__}: {exc})")
-                )
-                continue
             # A file given again during a re-index replaces its stored copy in the queue.
-            pending = [p for p in pending if p[0].doc_id != item.doc_id]
-            if item.doc_id in report.reindexed:
+            if item.doc_id in queue:
                 report.reindexed.remove(item.doc_id)
-            pending.append((item, records, False))
-            (report.updated if known else report.added).append(item.doc_id)
+                del queue[item.doc_id]
+            queue[item.doc_id] = (item, False, known is not None)
+        report.stages["read"] = time.perf_counter() - t0
+        mark = time.perf_counter()
+        # Chunking and analysis on every core; results come back in queue order.
+        pending: list[tuple[SourceDoc, list[ChunkRecord], bool]] = []
+        docs = [doc for doc, _, _ in queue.values()]
+        for (doc, again, was_stored), result in zip(
+            queue.values(), workers.records(pool, docs, settings.chunk), strict=True
+        ):
+            if isinstance(result, IngestError):
+                log.warning("could not index %s: %s", doc.doc_id, result.reason)
+                report.failed.append(result)
+                if again:
+                    report.reindexed.remove(doc.doc_id)
+                continue
+            pending.append((doc, result, again))
+            if not again:
+                (report.updated if was_stored else report.added).append(doc.doc_id)
         if prune:
             failed = {str(Path(e.path).resolve()) for e in report.failed}
             gone = _gone(w.stored_paths(), paths, inputs, failed)
@@ -210,25 +208,29 @@ def index_paths(
                 w.remove(doc_id)
             report.removed = gone
             pending = [p for p in pending if p[0].doc_id not in set(gone)]
-        _prepare_idf(w, embedder, pending, settings, reindex)
-        if settings.embed.is_model and pending:
+        texts = [
+            search_text(doc.title, r.chunk.text) for doc, records, _ in pending for r in records
+        ]
+        mark = _stage(report, "chunk", mark)
+        if isinstance(embedder, HashedNgramEmbedding):
+            idf = _prepare_idf(w, embedder, pool, pending, settings, reindex)
+            mark = _stage(report, "idf", mark)
+            vectors = workers.embed(pool, texts, settings.embed, idf)
+        else:
             # Every new text is embedded (and cached) before anything is written: a model
             # that fails half-way leaves the index as it was, and the next run pays only for
             # what is not cached yet.
-            if progress:
+            if progress and pending:
                 progress(Progress("embed", 0, 1))
-            embedder.matrix(
-                [
-                    search_text(doc.title, r.chunk.text)
-                    for doc, records, _ in pending
-                    for r in records
-                ]
-            )
-            if progress:
+            vectors = embedder.matrix(texts) if texts else np.zeros((0, settings.embed.dim))
+            if progress and pending:
                 progress(Progress("embed", 1, 1))
+        mark = _stage(report, "embed", mark)
         languages: Counter[str] = Counter()
+        row = 0
         for done, (doc, records, _) in enumerate(pending, start=1):
-            with_vectors = embed(doc, records, embedder)
+            with_vectors = [replace(r, vector=vectors[row + j]) for j, r in enumerate(records)]
+            row += len(records)
             w.put(doc, with_vectors)
             report.chunks += len(with_vectors)
             languages[doc.lang] += 1
@@ -237,6 +239,7 @@ def index_paths(
         report.languages = dict(languages.most_common())
         if reindex:
             w.reset_vectors()
+        _stage(report, "store", mark)
         # Nothing written and the derived indexes current: re-ingesting an unchanged folder
         # only reads and hashes the files.
         manifest = w.current_manifest() if not pending and not report.removed else None
@@ -244,12 +247,19 @@ def index_paths(
             if progress:
                 progress(Progress("finish", 0, 1))
             manifest = w.finish()
+            report.stages.update(w.timings)
             if progress:
                 progress(Progress("finish", 1, 1))
     report.total_chunks = manifest["counts"]["chunks"]
     report.total_documents = manifest["counts"]["documents"]
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _stage(report: IngestReport, name: str, since: float) -> float:
+    now = time.perf_counter()
+    report.stages[name] = report.stages.get(name, 0.0) + now - since
+    return now
 
 
 def remove_documents(doc_ids: list[str], settings: Settings) -> tuple[list[str], list[str]]:
@@ -291,32 +301,37 @@ def _gone(
 
 def _prepare_idf(
     w: IndexWriter,
-    embedder: Embedder,
+    embedder: HashedNgramEmbedding,
+    pool: workers.Pool,
     pending: list[tuple[SourceDoc, list[ChunkRecord], bool]],
     settings: Settings,
     reindex: bool,
-) -> None:
-    """Give ``embedder`` the index's n-gram IDF table, fitting a new one when there is none,
-    on a re-index, or when the index has doubled since the last fit; on a new fit the stored
-    chunks are re-embedded with it (one transaction). Growth-triggered refits keep the total
-    re-embedding work linear in the size of the index."""
-    if not settings.embed.idf or not isinstance(embedder, HashedNgramEmbedding):
-        return
+) -> np.ndarray | None:
+    """The index's n-gram IDF table for ``embedder`` (None: unweighted), fitting a new one
+    when there is none, on a re-index, or when the index has doubled since the last fit; on
+    a new fit the stored chunks are re-embedded with it (one transaction). Growth-triggered
+    refits keep the total re-embedding work linear in the size of the index."""
+    if not settings.embed.idf:
+        embedder.set_idf(None)
+        return None
     table, fitted_on = w.idf_state()
     replaced = {doc.doc_id for doc, _, _ in pending}
     kept = w.chunk_count(excluding=replaced)
     total = kept + sum(len(records) for _, records, _ in pending)
     if table is not None and not reindex and total < 2 * max(fitted_on, 1):
         embedder.set_idf(table)
-        return
+        return table
     stored = list(w.stored_chunk_texts(excluding=replaced))
     texts = [search_text(title, text) for _, title, text in stored]
     texts += [search_text(doc.title, r.chunk.text) for doc, records, _ in pending for r in records]
     if not texts:
-        return
-    table = embedder.idf_table(embedder.document_frequencies(texts), len(texts))
+        embedder.set_idf(table)
+        return table
+    df = workers.document_frequencies(pool, texts, settings.embed)
+    table = embedder.idf_table(df, len(texts))
     embedder.set_idf(table)
-    vectors = embedder.matrix(texts[: len(stored)])
+    vectors = workers.embed(pool, texts[: len(stored)], settings.embed, table)
     w.save_idf(table, total, {cid: v for (cid, _, _), v in zip(stored, vectors, strict=True)})
     if stored:
         w.reset_vectors()  # same chunk ids, new vectors: Chroma is refilled in finish()
+    return table

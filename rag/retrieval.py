@@ -18,12 +18,12 @@ import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from rag import crossling, langs
+from rag import crossling, langs, lexical, vectorstore
 from rag.analysis import analyze
 from rag.config import Settings
 from rag.embeddings import make_embedding
 from rag.errors import ConfigError, EmptyQuestionError, ModelError
-from rag.store import IndexReader, chroma_client, chroma_collection
+from rag.store import IndexReader
 from rag.types import Hit
 
 MODES = ("hybrid", "bm25", "dense", "xling")
@@ -244,9 +244,6 @@ class Searcher:
         xbm25 = self.reader.xbm25
         if xbm25 is None:
             return []
-        data = np.asarray(xbm25.scores["data"])
-        indices = np.asarray(xbm25.scores["indices"])
-        indptr = np.asarray(xbm25.scores["indptr"])
         total = np.zeros(len(self.reader.chunk_ids), dtype=np.float32)
         found = False
         for unit in query.units:
@@ -256,8 +253,8 @@ class Searcher:
             found = True
             best = np.zeros_like(total)
             for tid in ids:
-                docs = indices[indptr[tid] : indptr[tid + 1]]
-                best[docs] = np.maximum(best[docs], data[indptr[tid] : indptr[tid + 1]])
+                docs, scores = xbm25.postings(tid)
+                best[docs] = np.maximum(best[docs], scores)
             total += best
         if not found:
             return []
@@ -291,7 +288,7 @@ class Searcher:
         self, qvec: np.ndarray, mask: np.ndarray | None, n: int, floor: bool = True
     ) -> list[tuple[int, float]]:
         if self._collection is None:
-            self._collection = chroma_collection(chroma_client(self.reader.dir))
+            self._collection = vectorstore.collection(self.settings.with_index(self.reader.dir))
         n_fetch = min(self._collection.count(), n * (4 if mask is not None else 1))
         if n_fetch == 0:
             return []
@@ -503,12 +500,13 @@ class Searcher:
         return tuple(out)
 
 
-def _vocab_idf(bm25: Any, n_docs: float) -> tuple[dict[str, int], np.ndarray]:
-    """A bm25s index's vocabulary and each term's BM25 IDF (empty when there is no index)."""
-    if bm25 is None:
+def _vocab_idf(
+    index: lexical.LexicalIndex | None, n_docs: float
+) -> tuple[dict[str, int], np.ndarray]:
+    """A lexical index's vocabulary and each term's BM25 IDF (empty when there is no index)."""
+    if index is None:
         return {}, np.zeros(0)
-    df = np.diff(np.asarray(bm25.scores["indptr"])).astype(np.float64)
-    return bm25.vocab_dict, np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    return index.vocab_dict, lexical.idf(index.doc_freqs(), n_docs)
 
 
 def keep_offline(

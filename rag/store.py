@@ -2,14 +2,17 @@
 
     manba.sqlite3   documents (original text, whole) and chunks (offsets, sentences, analyzed
                     tokens, embedding): everything else can be rebuilt from it
-    chroma/         Chroma PersistentClient collection (cosine), written through llama-index
-    bm25/           bm25s index over the analyzed tokens
-    xbm25/          bm25s index over the cross-lingual tokens (rag.crossling)
-    vectors.npy     the embeddings in chunk order, for exact dense search
-    manifest.json   fingerprint, generation, counts and content hashes
+    chroma/         Chroma PersistentClient collection (cosine), written through llama-index;
+                    or a Chroma server's collection instead (rag.vectorstore, store.chroma_url)
+    bm25/           bm25s index over the analyzed tokens        } the base segment, over the
+    xbm25/          bm25s index over the cross-lingual tokens   } chunks listed in
+    vectors.npy     the embeddings, for exact dense search      } base-seq.npy (SQLite seq)
+    delta-*         the same for chunks added since the base (rag.lexical), when there are few
+    manifest.json   fingerprint, generation, counts, content hashes, base and delta
 
 Chroma is not process-safe for writers, so one writer holds ``.lock``; derived indexes carry
-the generation they were built from and are rebuilt when it falls behind.
+the generation they were built from, and a reader whose snapshot they do not match rebuilds
+them in memory from its own SQLite snapshot (slower, never wrong).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
+from rag import lexical, vectorstore
 from rag.analysis import ANALYZER_VERSION
 from rag.config import EmbedSettings, Settings
 from rag.errors import (
@@ -45,7 +49,12 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "manba.sqlite3"
 MANIFEST = "manifest.json"
-COLLECTION = "manba_chunks"
+BASE_SEQ = "base-seq.npy"
+DELTA_SEQ = "delta-seq.npy"
+DELTA_FILES = ("delta-bm25.npz", "delta-xbm25.npz", "delta-vectors.npy", DELTA_SEQ)
+# A change of more chunks than this (added plus deleted since the base) rebuilds the base.
+DELTA_MIN = 2000
+DELTA_SHARE = 0.05
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,9 +69,12 @@ CREATE TABLE IF NOT EXISTS chunks (
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, lang TEXT NOT NULL,
     sentences TEXT NOT NULL, tokens TEXT NOT NULL, vector BLOB NOT NULL,
-    sentence_tokens TEXT NOT NULL DEFAULT '[]', xtokens TEXT NOT NULL DEFAULT ''
+    sentence_tokens TEXT NOT NULL DEFAULT '[]', xtokens TEXT NOT NULL DEFAULT '',
+    synced INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+-- Chunks deleted from SQLite whose vectors are still in Chroma (removed at the next sync).
+CREATE TABLE IF NOT EXISTS chroma_deletes (chunk_id TEXT PRIMARY KEY);
 """
 
 
@@ -98,6 +110,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("ALTER TABLE chunks ADD COLUMN sentence_tokens TEXT NOT NULL DEFAULT '[]'")
     if "xtokens" not in columns:
         conn.execute("ALTER TABLE chunks ADD COLUMN xtokens TEXT NOT NULL DEFAULT ''")
+    if "synced" not in columns:  # 0 everywhere: the next sync compares all ids once
+        conn.execute("ALTER TABLE chunks ADD COLUMN synced INTEGER NOT NULL DEFAULT 0")
+    conn.execute("CREATE INDEX IF NOT EXISTS chunks_unsynced ON chunks(synced) WHERE synced=0")
     return conn
 
 
@@ -109,35 +124,6 @@ def _generation(conn: sqlite3.Connection) -> int:
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
     return str(row[0]) if row else None
-
-
-def chroma_client(index_dir: Path) -> Any:
-    """A Chroma PersistentClient on ``index_dir/chroma`` with telemetry off."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    return chromadb.PersistentClient(
-        path=str(index_dir / "chroma"),
-        settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
-    )
-
-
-def chroma_collection(client: Any) -> Any:
-    # Embeddings are always passed in: no embedding function, so Chroma never downloads its
-    # default ONNX model. HNSW is tuned up from its defaults, which lose most of the recall
-    # of hashed vectors (see PITFALLS.md); exact search is the default backend anyway.
-    return client.get_or_create_collection(
-        COLLECTION,
-        embedding_function=None,
-        configuration={
-            "hnsw": {
-                "space": "cosine",
-                "ef_construction": 400,
-                "max_neighbors": 32,
-                "ef_search": 500,
-            }
-        },
-    )
 
 
 class IndexWriter:
@@ -156,6 +142,7 @@ class IndexWriter:
                 f"{self.dir} is being written by another process; wait for it to finish"
             ) from exc
         self.conn = _connect(self.dir / DB_NAME)
+        self.timings: dict[str, float] = {}  # seconds per stage of the last finish()
 
     def close(self) -> None:
         self.conn.close()
@@ -189,7 +176,7 @@ class IndexWriter:
     def put(self, doc: SourceDoc, records: list[ChunkRecord]) -> None:
         """Replace ``doc`` and its chunks in one transaction."""
         with self.conn:
-            self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
+            _delete_chunks(self.conn, doc.doc_id)
             self.conn.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -237,7 +224,7 @@ class IndexWriter:
     def remove(self, doc_id: str) -> bool:
         """Delete a document and its chunks; ``finish`` then drops them from Chroma."""
         with self.conn:
-            self.conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+            _delete_chunks(self.conn, doc_id)
             cur = self.conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
             _bump_generation(self.conn)
         return bool(cur.rowcount)
@@ -282,6 +269,10 @@ class IndexWriter:
                 "UPDATE chunks SET vector=? WHERE chunk_id=?",
                 [(v.astype(np.float32).tobytes(), cid) for cid, v in vectors.items()],
             )
+            epoch = int(_meta(self.conn, "vectors_epoch") or "0") + 1
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('vectors_epoch', ?)", (str(epoch),)
+            )
             _bump_generation(self.conn)
 
     def current_manifest(self) -> dict[str, Any] | None:
@@ -290,23 +281,25 @@ class IndexWriter:
         if not path.exists() or not all((self.dir / n).exists() for n in ("bm25", "xbm25")):
             return None
         manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
-        current = manifest.get("generation") == _generation(self.conn)
-        return (
-            manifest
-            if current and manifest.get("fingerprint") == self.settings.fingerprint()
-            else None
+        current = (
+            manifest.get("generation") == _generation(self.conn)
+            and manifest.get("fingerprint") == self.settings.fingerprint()
+            # Pointed at another Chroma (a server now): the vectors must be written there.
+            and manifest.get("vectors") == _vectors_target(self.settings)
         )
+        return manifest if current else None
 
     def reset_vectors(self) -> None:
         """Empty the Chroma collection so ``finish`` refills it from SQLite (after a re-chunk,
         which may reuse chunk ids for other spans).
 
-        Deleted through the client, never by removing the folder: Chroma caches one client
-        per path in a process, and a client whose files vanished can no longer write.
+        Deleted through the client (``vectorstore.drop``), never by removing the folder.
         """
-        client = chroma_client(self.dir)
-        if COLLECTION in [c.name for c in client.list_collections()]:
-            client.delete_collection(COLLECTION)
+        vectorstore.drop(self.settings)
+        with self.conn:
+            self.conn.execute("UPDATE chunks SET synced=0 WHERE synced=1")
+            self.conn.execute("DELETE FROM chroma_deletes")
+            self.conn.execute("DELETE FROM meta WHERE key='chroma_synced'")
 
     # --- derived indexes -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
@@ -328,12 +321,14 @@ class IndexWriter:
                 "INSERT OR REPLACE INTO meta VALUES ('embed', ?)",
                 (json.dumps(asdict(self.settings.embed)),),
             )
+        t0 = time.perf_counter()
         self._sync_chroma()
-        ids, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, self.settings.embed.dim)
-        _write_bm25(self.dir, "bm25", tokens, self.settings)
-        _write_bm25(self.dir, "xbm25", xtokens, self.settings)
-        _atomic_save_npy(self.dir / "vectors.npy", vectors)
-        manifest = self._manifest(gen, len(ids))
+        t1 = time.perf_counter()
+        segments = self._write_segments(gen)
+        self.timings = {"chroma": t1 - t0, "lexical": time.perf_counter() - t1}
+        n_chunks = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        manifest = self._manifest(gen, n_chunks)
+        manifest.update(segments)
         tmp = self.dir / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(self.dir / MANIFEST)
@@ -342,26 +337,53 @@ class IndexWriter:
     def _sync_chroma(self) -> None:
         """Make the Chroma collection hold exactly the chunks in SQLite.
 
-        Compared by chunk id, and chunk ids carry the document's content hash, so a changed
-        document never keeps its old vectors, whatever happened to an earlier run.
+        SQLite remembers which chunks were written to Chroma (``synced``) and which were
+        deleted since (``chroma_deletes``), in the same transactions as the chunks themselves,
+        so a sync sends only the difference: a new article costs its own chunks, not a scan of
+        the collection. Where that record cannot be trusted (first sync, another target, a
+        count that does not add up), every id is compared. Chunk ids carry the document's
+        content hash, so a changed document never keeps its old vectors.
         """
+        client = vectorstore.client(self.settings)
+        collection = vectorstore.collection(self.settings, client)
+        batch = max(1, min(int(client.get_max_batch_size()), 5000))
+        target = _vectors_target(self.settings)
+        n_store = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        with vectorstore.reaching(self.settings):
+            if _meta(self.conn, "chroma_synced") == target:
+                gone = [r[0] for r in self.conn.execute("SELECT chunk_id FROM chroma_deletes")]
+                for i in range(0, len(gone), batch):
+                    collection.delete(ids=gone[i : i + batch])
+                self._add_to_chroma(collection, batch, None)
+                if int(collection.count()) == n_store:
+                    self._mark_synced(target)
+                    return
+                log.warning("Chroma holds another count of vectors than SQLite; comparing ids")
+            in_chroma = _all_ids(collection, batch)
+            in_store = {r[0] for r in self.conn.execute("SELECT chunk_id FROM chunks")}
+            extra = sorted(in_chroma - in_store)
+            for i in range(0, len(extra), batch):
+                collection.delete(ids=extra[i : i + batch])
+            self._add_to_chroma(collection, batch, in_store - in_chroma)
+        self._mark_synced(target)
+
+    def _mark_synced(self, target: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE chunks SET synced=1 WHERE synced=0")
+            self.conn.execute("DELETE FROM chroma_deletes")
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('chroma_synced', ?)", (target,))
+
+    def _add_to_chroma(self, collection: Any, batch: int, chunk_ids: set[str] | None) -> None:
+        """Add chunks to Chroma as llama-index TextNodes (text sliced from the stored
+        original): the given ones, or (None) every chunk not yet synced."""
         from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        client = chroma_client(self.dir)
-        collection = chroma_collection(client)
-        batch = max(1, min(int(client.get_max_batch_size()), 5000))
-        in_chroma = _all_ids(collection, batch)
-        in_store = {r[0] for r in self.conn.execute("SELECT chunk_id FROM chunks")}
-        extra = sorted(in_chroma - in_store)
-        for i in range(0, len(extra), batch):
-            collection.delete(ids=extra[i : i + batch])
-        missing = in_store - in_chroma
-        if not missing:
+        if chunk_ids is not None and not chunk_ids:
             return
         store = ChromaVectorStore(chroma_collection=collection)
         nodes: list[BaseNode] = []
-        for row in _iter_chunk_rows(self.conn, missing):
+        for row in _iter_chunk_rows(self.conn, chunk_ids):
             chunk_id, doc_id, ord_, start, end, lang, source, date, text, vector = row
             nodes.append(
                 TextNode(
@@ -387,6 +409,80 @@ class IndexWriter:
         if nodes:
             store.add(nodes)
 
+    def _write_segments(self, generation: int) -> dict[str, Any]:
+        """Write the lexical indexes and the vectors file: the chunks added since the base as
+        a delta when the change is small, else a new base over every chunk. Returns the
+        manifest's "base" and "delta" entries."""
+        dim = self.settings.embed.dim
+        base = self._current_base()
+        if base is not None:
+            rows = self.conn.execute(
+                "SELECT seq, tokens, xtokens, vector FROM chunks WHERE seq > ? ORDER BY seq",
+                (base["max_seq"],),
+            ).fetchall()
+            kept = self.conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE seq <= ?", (base["max_seq"],)
+            ).fetchone()[0]
+            deleted = int(base["chunks"]) - int(kept)
+            limit = max(DELTA_MIN, int(DELTA_SHARE * int(base["chunks"])))
+            if len(rows) + deleted <= limit:
+                self._write_delta(base, rows, dim)
+                return {"base": base, "delta": {"chunks": len(rows), "deleted": deleted}}
+        seqs, _, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, dim)
+        for name in DELTA_FILES:
+            (self.dir / name).unlink(missing_ok=True)
+        _write_bm25(self.dir, "bm25", tokens, self.settings)
+        _write_bm25(self.dir, "xbm25", xtokens, self.settings)
+        _atomic_save_npy(self.dir / "vectors.npy", vectors)
+        _atomic_save_npy(self.dir / BASE_SEQ, seqs)
+        base = {
+            "generation": generation,
+            "chunks": len(seqs),
+            "max_seq": int(seqs.max()) if len(seqs) else 0,
+            "avgdl": lexical.mean_length(tokens),
+            "xavgdl": lexical.mean_length(xtokens),
+            "vectors_epoch": _meta(self.conn, "vectors_epoch") or "0",
+            "fingerprint": self.settings.fingerprint(),
+        }
+        return {"base": base, "delta": None}
+
+    def _current_base(self) -> dict[str, Any] | None:
+        """The base segment on disk, if a delta may be added to it: written by these settings,
+        over the vectors as they are (an IDF refit re-embeds every chunk), files present."""
+        path = self.dir / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            base = json.loads(path.read_text("utf-8")).get("base")
+        except (OSError, ValueError):
+            return None
+        if not isinstance(base, dict) or not all(
+            (self.dir / n).exists() for n in ("bm25", "xbm25", "vectors.npy", BASE_SEQ)
+        ):
+            return None
+        if base.get("fingerprint") != self.settings.fingerprint() or base.get("vectors_epoch") != (
+            _meta(self.conn, "vectors_epoch") or "0"
+        ):
+            return None
+        return base
+
+    def _write_delta(self, base: dict[str, Any], rows: list[tuple[Any, ...]], dim: int) -> None:
+        k1, b = self.settings.retrieval.bm25_k1, self.settings.retrieval.bm25_b
+        seqs = np.array([r[0] for r in rows], dtype=np.int64)
+        tokens = [str(r[1]).split() for r in rows]
+        xtokens = [str(r[2]).split() for r in rows]
+        blobs = b"".join(r[3] for r in rows)
+        vectors = np.frombuffer(blobs, dtype=np.float32).reshape(len(rows), dim)
+        for name, toks, avgdl in (
+            ("bm25", tokens, float(base["avgdl"])),
+            ("xbm25", xtokens, float(base["xavgdl"])),
+        ):
+            base_segment = lexical.load_segment(self.dir / name)
+            delta = lexical.delta_segment(toks, base_segment, k1=k1, b=b, base_avgdl=avgdl)
+            delta.save(self.dir / f"delta-{name}.npz")
+        _atomic_save_npy(self.dir / "delta-vectors.npy", vectors)
+        _atomic_save_npy(self.dir / DELTA_SEQ, seqs)
+
     def _manifest(self, generation: int, n_chunks: int) -> dict[str, Any]:
         per_lang = dict(self.conn.execute("SELECT lang, COUNT(*) FROM documents GROUP BY lang"))
         hashes = dict(self.conn.execute("SELECT doc_id, content_hash FROM documents"))
@@ -394,6 +490,7 @@ class IndexWriter:
             "format": 1,
             "fingerprint": self.settings.fingerprint(),
             "generation": generation,
+            "vectors": _vectors_target(self.settings),
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "settings": {
                 "chunk": asdict(self.settings.chunk),
@@ -402,6 +499,12 @@ class IndexWriter:
             "counts": {"documents": len(hashes), "chunks": n_chunks, "documents_by_lang": per_lang},
             "documents": hashes,
         }
+
+
+def _vectors_target(settings: Settings) -> str:
+    """Where the manifest says the vectors were written: the folder's own Chroma, or a server's
+    collection (a changed target means writing them again)."""
+    return vectorstore.describe(settings) if settings.store.chroma_url else "embedded"
 
 
 def _all_ids(collection: Any, batch: int) -> set[str]:
@@ -415,16 +518,19 @@ def _all_ids(collection: Any, batch: int) -> set[str]:
         offset += batch
 
 
-def _iter_chunk_rows(conn: sqlite3.Connection, chunk_ids: set[str]) -> Iterator[tuple[Any, ...]]:
-    """Rows for Chroma of the given chunks, document by document, text sliced from the
-    stored original."""
+def _iter_chunk_rows(
+    conn: sqlite3.Connection, chunk_ids: set[str] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Rows for Chroma of the given chunks (None: those not synced yet), document by
+    document, text sliced from the stored original."""
+    where = "" if chunk_ids is not None else "WHERE c.synced=0 "
     rows = conn.execute(
         "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, d.source, d.date, c.vector "
-        "FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.doc_id, c.ord"
+        f"FROM chunks c JOIN documents d USING(doc_id) {where}ORDER BY c.doc_id, c.ord"
     )
     current: tuple[str, str] = ("", "")
     for chunk_id, doc_id, ord_, start, end, lang, source, date, vector in rows:
-        if chunk_id not in chunk_ids:
+        if chunk_ids is not None and chunk_id not in chunk_ids:
             continue
         if current[0] != doc_id:
             text = conn.execute("SELECT text FROM documents WHERE doc_id=?", (doc_id,))
@@ -443,6 +549,17 @@ def _iter_chunk_rows(conn: sqlite3.Connection, chunk_ids: set[str]) -> Iterator[
         )
 
 
+def _delete_chunks(conn: sqlite3.Connection, doc_id: str) -> None:
+    """Delete a document's chunks, remembering those Chroma holds (inside the caller's
+    transaction)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO chroma_deletes SELECT chunk_id FROM chunks "
+        "WHERE doc_id=? AND synced=1",
+        (doc_id,),
+    )
+    conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+
+
 def _bump_generation(conn: sqlite3.Connection) -> int:
     """Increment the store's generation inside the caller's transaction."""
     gen = _generation(conn) + 1
@@ -452,14 +569,16 @@ def _bump_generation(conn: sqlite3.Connection) -> int:
 
 def _load_chunk_arrays(
     conn: sqlite3.Connection, dim: int
-) -> tuple[list[str], list[list[str]], list[list[str]], np.ndarray]:
+) -> tuple[np.ndarray, list[str], list[list[str]], list[list[str]], np.ndarray]:
+    seqs: list[int] = []
     ids: list[str] = []
     tokens: list[list[str]] = []
     xtokens: list[list[str]] = []
     blobs: list[bytes] = []
-    for chunk_id, toks, xtoks, vector in conn.execute(
-        "SELECT chunk_id, tokens, xtokens, vector FROM chunks ORDER BY seq"
+    for seq, chunk_id, toks, xtoks, vector in conn.execute(
+        "SELECT seq, chunk_id, tokens, xtokens, vector FROM chunks ORDER BY seq"
     ):
+        seqs.append(seq)
         ids.append(chunk_id)
         tokens.append(toks.split())
         xtokens.append(xtoks.split())
@@ -469,7 +588,7 @@ def _load_chunk_arrays(
         if blobs
         else np.zeros((0, dim), dtype=np.float32)
     )
-    return ids, tokens, xtokens, vectors
+    return np.array(seqs, dtype=np.int64), ids, tokens, xtokens, vectors
 
 
 def analyzer_id() -> str:
@@ -506,9 +625,9 @@ def _write_bm25(index_dir: Path, name: str, tokens: list[list[str]], settings: S
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _load_bm25(path: Path) -> bm25s.BM25 | None:
-    """A saved bm25s index, or None for the empty folder written when there was nothing."""
-    return bm25s.BM25.load(str(path)) if any(path.iterdir()) else None
+def _single(index: bm25s.BM25 | None, n: int) -> lexical.LexicalIndex | None:
+    """A one-segment lexical index over all ``n`` chunks, in order."""
+    return lexical.LexicalIndex([(lexical.Segment.of_bm25s(index), None)], n) if index else None
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
@@ -569,7 +688,7 @@ class IndexReader:
         self.idf_table = np.frombuffer(idf[0], dtype=np.float32) if idf else None
         rows = conn.execute(
             "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, c.sentences, d.source,"
-            " d.date FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.seq"
+            " d.date, c.seq FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.seq"
         ).fetchall()
         if not rows:
             raise EmptyIndexError(
@@ -585,29 +704,96 @@ class IndexReader:
         self._sentences = [r[6] for r in rows]
         self.sources = np.array([r[7].lower() for r in rows])
         self.dates = np.array([r[8] for r in rows])
+        self.seqs = np.array([r[9] for r in rows], dtype=np.int64)
         self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
         self.generation = _generation(conn)
         self.bm25, self.xbm25, self.vectors = self._load_derived()
         self._doc_cache: dict[str, tuple[DocInfo, str]] = {}
         self._lock = threading.Lock()
 
-    def _load_derived(self) -> tuple[bm25s.BM25 | None, bm25s.BM25 | None, np.ndarray]:
+    def _load_derived(
+        self,
+    ) -> tuple[lexical.LexicalIndex | None, lexical.LexicalIndex | None, np.ndarray]:
         manifest_path = self.dir / MANIFEST
-        manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {}
-        fresh = manifest.get("generation") == self.generation
-        names = ("bm25", "xbm25", "vectors.npy")
-        if fresh and all((self.dir / name).exists() for name in names):
-            vectors = np.load(self.dir / "vectors.npy")
-            if vectors.shape[0] == len(self.chunk_ids):
-                return _load_bm25(self.dir / "bm25"), _load_bm25(self.dir / "xbm25"), vectors
+        try:
+            manifest = json.loads(manifest_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            manifest = {}
+        if manifest.get("generation") == self.generation:
+            try:
+                loaded = self._load_segments(manifest)
+            except (OSError, ValueError, KeyError, EOFError) as exc:
+                log.info("derived indexes in %s unreadable (%s)", self.dir, exc)
+                loaded = None
+            if loaded is not None:
+                return loaded
         log.warning(
             "derived indexes in %s are behind the store (an ingest did not finish); rebuilding "
             "them in memory. Run `manba ingest PATH --index %s` to write them again.",
             self.dir,
             self.dir,
         )
-        _, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, self.embed_settings.dim)
-        return _build_bm25(tokens, self.settings), _build_bm25(xtokens, self.settings), vectors
+        seqs, _, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, self.embed_settings.dim)
+        n = len(seqs)
+        return (
+            _single(_build_bm25(tokens, self.settings), n),
+            _single(_build_bm25(xtokens, self.settings), n),
+            vectors,
+        )
+
+    def _load_segments(
+        self, manifest: dict[str, Any]
+    ) -> tuple[lexical.LexicalIndex | None, lexical.LexicalIndex | None, np.ndarray] | None:
+        """The base segment and the delta named by ``manifest``, mapped to this snapshot's
+        chunks; None when the files do not add up to exactly those chunks."""
+        n = len(self.chunk_ids)
+        if not all((self.dir / name).exists() for name in ("bm25", "xbm25", "vectors.npy")):
+            return None
+        base_vectors = np.load(self.dir / "vectors.npy")
+        seq_path = self.dir / BASE_SEQ
+        base_seqs = np.load(seq_path) if seq_path.exists() else self.seqs
+        if len(base_seqs) != base_vectors.shape[0]:
+            return None
+        parts: list[tuple[np.ndarray, np.ndarray | None]] = [
+            (base_seqs, lexical.positions_of(base_seqs, self.seqs))
+        ]
+        delta = manifest.get("delta")
+        names = ("bm25", "xbm25")
+        segments: dict[str, list[lexical.Segment | None]] = {
+            name: [lexical.load_segment(self.dir / name)] for name in names
+        }
+        vector_parts = [base_vectors]
+        if delta:
+            delta_seqs = np.load(self.dir / DELTA_SEQ)
+            parts.append((delta_seqs, lexical.positions_of(delta_seqs, self.seqs)))
+            for name in names:
+                segments[name].append(lexical.Segment.load(self.dir / f"delta-{name}.npz"))
+            vector_parts.append(np.load(self.dir / "delta-vectors.npy"))
+        # Every current chunk exactly once across the segments, or the files are not ours.
+        covered = np.zeros(n, dtype=np.int64)
+        for seqs, positions in parts:
+            where = np.arange(len(seqs)) if positions is None else positions[positions >= 0]
+            np.add.at(covered, where, 1)
+        if not (covered == 1).all():
+            return None
+        vectors = np.zeros((n, base_vectors.shape[1]), dtype=np.float32)
+        for (seqs, positions), block in zip(parts, vector_parts, strict=True):
+            if len(block) != len(seqs):
+                return None
+            if positions is None:
+                vectors[:] = block
+            else:
+                alive = positions >= 0
+                vectors[positions[alive]] = block[alive]
+        indexes = []
+        for name in names:
+            pieces = [
+                (seg, positions)
+                for seg, (_, positions) in zip(segments[name], parts, strict=True)
+                if seg is not None
+            ]
+            indexes.append(lexical.LexicalIndex(pieces, n) if pieces else None)
+        return indexes[0], indexes[1], vectors
 
     def doc(self, doc_id: str) -> tuple[DocInfo, str]:
         """A document's info and original text (one SQLite connection, shared under a lock)."""

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import AnswerSettings, RetrievalSettings, Settings, env_names, from_env
+from rag.config import (
+    AnswerSettings,
+    RetrievalSettings,
+    Settings,
+    StoreSettings,
+    env_names,
+    from_env,
+    parse_chroma_url,
+)
 from rag.errors import ConfigError
 
 
@@ -60,6 +68,18 @@ def test_good_values_are_read() -> None:
         ("MANBA_ANSWER__MIN_COVERAGE", "-0.01", "0 to 1"),
         ("MANBA_ANSWER__REDUNDANCY", "0", "above 0 and at most 1"),
         ("MANBA_ANSWER__REDUNDANCY", "1.5", "above 0 and at most 1"),
+        ("MANBA_STORE__CHROMA_URL", "localhost:8000", "http://127.0.0.1:8000"),
+        ("MANBA_STORE__CHROMA_URL", "ftp://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("MANBA_STORE__CHROMA_URL", "http://127.0.0.1:80000", "http://127.0.0.1:8000"),
+        ("MANBA_STORE__CHROMA_URL", "http://127.0.0.1:8000/api/v2", "no path"),
+        ("MANBA_STORE__CHROMA_URL", "http://:8000", "http://127.0.0.1:8000"),
+        ("MANBA_STORE__CHROMA_COLLECTION", "ab", "3-512 characters"),
+        ("MANBA_STORE__CHROMA_COLLECTION", "_manba", "starting and ending"),
+        ("MANBA_STORE__CHROMA_COLLECTION", "manba..fa", "no '..'"),
+        ("MANBA_STORE__CHROMA_COLLECTION", "منبع_fa", "a-z A-Z 0-9"),  # Persian: "source"
+        ("MANBA_STORE__CHROMA_COLLECTION", "مصدر-ar", "a-z A-Z 0-9"),  # Arabic: "source"
+        ("MANBA_STORE__CHROMA_COLLECTION", "10.0.0.1", "not an IP address"),
+        ("MANBA_STORE__CHROMA_TOKEN", "two words", "no spaces"),
     ],
 )
 def test_bad_value_names_the_variable(var: str, value: str, allowed: str) -> None:
@@ -76,6 +96,7 @@ def test_bad_value_names_the_variable(var: str, value: str, allowed: str) -> Non
         (lambda: RetrievalSettings(mode="sparse"), "MANBA_RETRIEVAL__MODE"),
         (lambda: RetrievalSettings(k=0), "MANBA_RETRIEVAL__K"),
         (lambda: AnswerSettings(redundancy=0.0), "MANBA_ANSWER__REDUNDANCY"),
+        (lambda: StoreSettings(chroma_url="127.0.0.1:8000"), "MANBA_STORE__CHROMA_URL"),
     ],
 )
 def test_settings_built_in_code_are_checked_too(build: object, var: str) -> None:
@@ -113,6 +134,23 @@ def test_env_names_cover_every_setting() -> None:
         value: object = Settings()
         for part in name.removeprefix("MANBA_").lower().split("__"):
             value = getattr(value, part)
+
+
+def test_store_settings_are_read() -> None:
+    settings = from_env(
+        {
+            "MANBA_STORE__CHROMA_URL": "https://chroma.example.org",
+            "MANBA_STORE__CHROMA_COLLECTION": "news.fa-ar_2024",
+            "MANBA_STORE__CHROMA_TOKEN": "s3cret!",
+        }
+    )
+    assert settings.store.chroma_url == "https://chroma.example.org"
+    assert parse_chroma_url(settings.store.chroma_url) == ("chroma.example.org", 443, True)
+    assert parse_chroma_url("http://127.0.0.1") == ("127.0.0.1", 8000, False)  # chroma run's
+    assert settings.store.chroma_collection == "news.fa-ar_2024"
+    assert "s3cret" not in repr(settings)  # the token is never printed
+    assert from_env({}).store.chroma_url == ""  # embedded by default
+    assert settings.fingerprint() == Settings().fingerprint()  # where vectors live is no shape
 
 
 def test_config_file_sets_what_the_environment_does_not(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ import pytest
 from conftest import MINI, SAMPLES
 from test_ingest import assert_store_consistent
 
+from rag import vectorstore
 from rag.config import EmbedSettings, Settings
 from rag.embeddings import IDF_BUCKETS, make_embedding
 from rag.indexing import index_paths, search_text
-from rag.store import IndexReader, IndexWriter, chroma_client, chroma_collection
+from rag.store import IndexReader, IndexWriter
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:legacy embedding function config:DeprecationWarning"
@@ -70,9 +71,7 @@ def test_index_doubling_refits_and_reembeds_everything(tmp_path: Path) -> None:
     # Chroma holds the re-embedded vectors, not the ones made with the first table.
     reader = IndexReader(settings)
     try:
-        got = chroma_collection(chroma_client(settings.index_dir)).get(
-            ids=reader.chunk_ids, include=["embeddings"]
-        )
+        got = vectorstore.collection(settings).get(ids=reader.chunk_ids, include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         for i, cid in enumerate(reader.chunk_ids):
             np.testing.assert_allclose(by_id[cid], reader.vectors[i], atol=1e-5)

@@ -13,13 +13,14 @@ import pytest
 from click.testing import CliRunner
 from conftest import BAD, CORPUS, MINI, read_text
 
+from rag import vectorstore
 from rag.chunking import chunk_spans
 from rag.cli import main
 from rag.config import ChunkSettings, Settings, from_env
 from rag.errors import ConfigError, IngestError
 from rag.indexing import index_paths
 from rag.ingest import iter_sources
-from rag.store import COLLECTION, IndexReader, chroma_client
+from rag.store import IndexReader
 from rag.tokens import count
 from rag.types import SourceDoc
 
@@ -69,8 +70,10 @@ def chunk_spans_by_doc(reader: IndexReader) -> dict[str, list[tuple[int, int, st
 
 
 def chroma_state(settings: Settings) -> dict[str, str]:
-    """chunk_id -> text of every vector in the index's Chroma collection."""
-    got = chroma_client(settings.index_dir).get_collection(COLLECTION).get(include=["documents"])
+    """chunk_id -> text of every vector in the index's Chroma collection (embedded or on the
+    server ``settings.store.chroma_url`` names)."""
+    name = vectorstore.collection_name(settings)
+    got = vectorstore.client(settings).get_collection(name).get(include=["documents"])
     return dict(zip(got["ids"], got["documents"], strict=True))
 
 

@@ -24,7 +24,8 @@ from rag.errors import EmptyIndexError, IndexBusyError, IndexNotFoundError
 from rag.indexing import index_paths
 from rag.ingest import iter_sources
 from rag.retrieval import Filters, Searcher
-from rag.store import COLLECTION, IndexReader, IndexWriter
+from rag.store import IndexReader, IndexWriter
+from rag.vectorstore import COLLECTION
 
 # chromadb 1.5 warns about its own legacy config when reading a collection's configuration.
 pytestmark = pytest.mark.filterwarnings(
@@ -42,7 +43,7 @@ DENSE_QUERIES = [
 
 
 def open_collection(index_dir: Path) -> Any:
-    # Same client settings as rag.store (Chroma refuses two settings for one path).
+    # Same client settings as rag.vectorstore (Chroma refuses two settings for one path).
     client = chromadb.PersistentClient(
         path=str(index_dir / "chroma"),
         settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),

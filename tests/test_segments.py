@@ -1,0 +1,246 @@
+"""Incremental indexing: a small change is written as a delta segment beside the base (no
+rebuild of the whole lexical index), searchable at once, with deletions and edits honoured;
+a large change rebuilds the base. Also the ingest worker pool: the same index either way."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+from rag import lexical, store, workers
+from rag.config import Settings
+from rag.engine import Engine
+from rag.indexing import index_paths, remove_documents
+from rag.store import IndexReader
+from tests.conftest import CORPUS, SAMPLES
+
+# (language, file name, text, question that only the new article answers, a word of it)
+NEW_ARTICLES = [
+    (
+        "fa",
+        "fa_bandar.txt",
+        "اعتصاب کارگران بندر چابهار\n\nکارگران اسکله چابهار روز سه‌شنبه در اعتراض به "
+        "دستمزدهای پرداخت‌نشده دست از کار کشیدند. این اعتصاب دو اسکله را تعطیل کرد.\n",
+        "چرا کارگران بندر چابهار اعتصاب کردند؟",
+        "چابهار",
+    ),
+    (
+        "ar",
+        "ar_mina.txt",
+        "إضراب عمال ميناء صلالة\n\nبدأ عمال ميناء صلالة إضرابا يوم الثلاثاء احتجاجا على "
+        "الأجور غير المدفوعة، وأغلق الإضراب رصيفين في الميناء.\n",
+        "لماذا أضرب عمال ميناء صلالة؟",
+        "صلالة",
+    ),
+    (
+        "en",
+        "en_port.txt",
+        "Mombasa dockworkers strike\n\nDockworkers in Mombasa began a strike on Tuesday over "
+        "unpaid wages. The strike closed two berths of the port.\n",
+        "Why did the dockworkers in Mombasa strike?",
+        "Mombasa",
+    ),
+]
+
+
+def _manifest(settings: Settings) -> dict:
+    return json.loads((settings.index_dir / "manifest.json").read_text("utf-8"))
+
+
+def _top_docs(settings: Settings, question: str, k: int = 5) -> list[str]:
+    engine = Engine(settings)
+    try:
+        return [h.chunk.doc_id for h in engine.search(question, k=k)]
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(("lang", "name", "text", "question", "word"), NEW_ARTICLES)
+def test_a_new_article_goes_into_a_delta_and_is_found(
+    built_index: Settings,
+    copy_index: Callable[..., Settings],
+    tmp_path: Path,
+    lang: str,
+    name: str,
+    text: str,
+    question: str,
+    word: str,
+) -> None:
+    settings = copy_index(built_index)
+    bm25_mtime = (settings.index_dir / "bm25").stat().st_mtime_ns
+    base_before = _manifest(settings)["base"]
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / name).write_text(text, "utf-8")
+    report = index_paths([folder], settings)
+    assert report.ok and report.added
+    manifest = _manifest(settings)
+    assert manifest["base"] == base_before  # the base was not rebuilt...
+    assert (settings.index_dir / "bm25").stat().st_mtime_ns == bm25_mtime
+    assert manifest["delta"] == {"chunks": report.chunks, "deleted": 0}  # ...a delta was written
+    assert manifest["counts"]["chunks"] == base_before["chunks"] + report.chunks
+    new_id = report.added[0]
+    assert _top_docs(settings, question)[0] == new_id
+    reader = IndexReader(settings)
+    try:
+        assert reader.bm25 is not None and reader.bm25.segments == 2
+        assert reader.vectors.shape[0] == len(reader.chunk_ids)
+        # The new chunks' vectors are the stored ones, at their positions.
+        conn = sqlite3.connect(settings.index_dir / "manba.sqlite3")
+        for chunk_id, blob in conn.execute(
+            "SELECT chunk_id, vector FROM chunks WHERE doc_id=?", (new_id,)
+        ):
+            i = reader.position[chunk_id]
+            assert np.array_equal(reader.vectors[i], np.frombuffer(blob, np.float32))
+        conn.close()
+        # Its words have document frequencies in the combined index.
+        tid = reader.bm25.vocab_dict[next(t for t in reader.bm25.vocab_dict if word.lower()[:4] in t)]
+        assert reader.bm25.doc_freqs()[tid] >= 1
+    finally:
+        reader.close()
+
+
+def test_edits_and_removals_through_the_delta(
+    built_index: Settings, copy_index: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = copy_index(built_index)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    _, name, text, question, _ = NEW_ARTICLES[2]
+    (folder / name).write_text(text, "utf-8")
+    added = index_paths([folder], settings).added[0]
+    # Edited: the old chunks are gone from results, the new text is found.
+    (folder / name).write_text(
+        "Mombasa dockworkers end strike\n\nDockworkers in Mombasa ended their strike after "
+        "the port authority agreed to pay the wages owed.\n",
+        "utf-8",
+    )
+    report = index_paths([folder], settings)
+    assert report.updated == [added]
+    manifest = _manifest(settings)
+    assert manifest["delta"]["chunks"] >= 1
+    engine = Engine(settings)
+    try:
+        hits = engine.search("Mombasa dockworkers strike", k=10)
+        texts = [h.chunk.text for h in hits if h.chunk.doc_id == added]
+        assert texts and all("ended their strike" in t for t in texts), texts
+        assert not any("unpaid wages" in h.chunk.text for h in hits)
+    finally:
+        engine.close()
+    # A base document removed: its chunks drop out (deleted in the delta's count).
+    victim = next(iter(_manifest(settings)["documents"]))
+    assert victim != added
+    removed, _ = remove_documents([victim], settings)
+    assert removed == [victim]
+    manifest = _manifest(settings)
+    assert manifest["delta"]["deleted"] >= 1
+    reader = IndexReader(settings)
+    try:
+        assert victim not in set(reader.doc_ids)
+        assert reader.vectors.shape[0] == len(reader.chunk_ids)
+    finally:
+        reader.close()
+    assert victim not in _top_docs(settings, question, k=10)
+
+
+def test_a_large_change_rebuilds_the_base(
+    built_index: Settings,
+    copy_index: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = copy_index(built_index)
+    monkeypatch.setattr(store, "DELTA_MIN", 2)
+    monkeypatch.setattr(store, "DELTA_SHARE", 0.0)
+    before = _manifest(settings)["base"]
+    report = index_paths([CORPUS], settings)
+    assert report.chunks > 2
+    manifest = _manifest(settings)
+    assert manifest["delta"] is None
+    assert manifest["base"]["chunks"] == manifest["counts"]["chunks"] > before["chunks"]
+    assert not (settings.index_dir / "delta-bm25.npz").exists()
+
+
+def test_delta_scores_are_bm25_with_the_base_statistics() -> None:
+    base_tokens = [["idlib", "putin", "talk"], ["putin", "sochi"], ["oil", "price", "rise"]]
+    base = bm25s.BM25(k1=1.2, b=0.75)
+    base.index(base_tokens, show_progress=False)
+    segment = lexical.Segment.of_bm25s(base)
+    avgdl = lexical.mean_length(base_tokens)
+    new = [["putin", "putin", "erdogan"], ["ادلب", "پوتین"]]
+    delta = lexical.delta_segment(new, segment, k1=1.2, b=0.75, base_avgdl=avgdl)
+    index = lexical.LexicalIndex([(segment, None), (delta, np.array([3, 4]))], 5)
+    got = index.get_scores(["putin"])
+    df, n = 2, 3  # "putin" in two of the base's three passages
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    tf, dl = 2, 3
+    want = idf * tf / (1.2 * (1 - 0.75 + 0.75 * dl / avgdl) + tf)
+    assert got[3] == pytest.approx(want, rel=1e-5)
+    # The base's own passages keep their bm25s scores.
+    assert np.allclose(got[:3], base.get_scores(["putin"]), rtol=1e-5)
+    # A term the base never saw counts as the rarest.
+    assert index.get_scores(["پوتین"])[4] > index.get_scores(["putin"])[3] > 0
+    assert index.doc_freqs()[index.vocab_dict["putin"]] == 3
+
+
+def test_deleted_passages_drop_out_of_a_segment() -> None:
+    base = bm25s.BM25()
+    base.index([["a", "b"], ["a"], ["b", "c"]], show_progress=False)
+    seqs = np.array([1, 2, 3])
+    positions = lexical.positions_of(seqs, np.array([1, 3]))  # seq 2 deleted
+    assert positions is not None and positions.tolist() == [0, -1, 1]
+    assert lexical.positions_of(seqs, seqs) is None
+    index = lexical.LexicalIndex([(lexical.Segment.of_bm25s(base), positions)], 2)
+    scores = index.get_scores(["a"])
+    assert scores.shape == (2,) and scores[0] > 0 and scores[1] == 0
+    assert index.doc_freqs()[index.vocab_dict["a"]] == 1
+
+
+def test_a_reader_keeps_its_snapshot_while_a_delta_is_written(
+    built_index: Settings, copy_index: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = copy_index(built_index)
+    old = Engine(settings)
+    try:
+        n_before = len(old.reader.chunk_ids)
+        folder = tmp_path / "new"
+        folder.mkdir()
+        _, name, text, question, _ = NEW_ARTICLES[0]
+        (folder / name).write_text(text, "utf-8")
+        new_id = index_paths([folder], settings).added[0]
+        # The open reader answers from its own state, consistently.
+        assert len(old.reader.chunk_ids) == n_before
+        assert new_id not in [h.chunk.doc_id for h in old.search(question)]
+    finally:
+        old.close()
+    assert _top_docs(settings, question)[0] == new_id
+
+
+def test_the_worker_pool_builds_the_same_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunking, n-gram statistics and vectors computed in worker processes give exactly
+    the index the calling process builds alone."""
+    inline = Settings().with_index(tmp_path / "inline")
+    assert index_paths([SAMPLES, CORPUS], inline).ok
+    monkeypatch.setattr(workers, "MIN_DOCS", 2)
+    monkeypatch.setattr(workers, "MIN_TEXTS", 2)
+    monkeypatch.setattr(workers, "default_workers", lambda: 2)
+    pooled = Settings().with_index(tmp_path / "pooled")
+    assert index_paths([SAMPLES, CORPUS], pooled).ok
+    rows = []
+    for settings in (inline, pooled):
+        conn = sqlite3.connect(settings.index_dir / "manba.sqlite3")
+        rows.append(
+            conn.execute(
+                "SELECT chunk_id, start, end, tokens, xtokens, sentence_tokens, vector "
+                "FROM chunks ORDER BY chunk_id"
+            ).fetchall()
+        )
+        conn.close()
+    assert rows[0] == rows[1] and len(rows[0]) > 10
