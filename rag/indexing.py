@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -103,10 +104,12 @@ def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
         # Sentences are analyzed once, here: the re-ranker and the answer read their terms
         # from the store instead of analyzing at query time. The chunk's tokens are the
         # sentences' tokens plus the title's when the title is not part of the chunk.
-        per_sentence = [analyze(doc.text[s:e], chunk.lang) for s, e in chunk.sentences]
-        # Cross-lingual tokens (lexicon concepts, name keys, numbers, dates) per sentence: the
-        # xling leg indexes them, and a sentence supports a question's word through them.
-        x_sentence = [crossling.text_tokens(doc.text[s:e], chunk.lang) for s, e in chunk.sentences]
+        # Tokens per sentence: analyzed, and cross-lingual (lexicon concepts, name keys,
+        # numbers, dates) that the xling leg indexes and through which a sentence supports a
+        # question's word.
+        pairs = [_sentence_tokens(doc.text[s:e], chunk.lang) for s, e in chunk.sentences]
+        per_sentence = [list(a) for a, _ in pairs]
+        x_sentence = [list(x) for _, x in pairs]
         with_title = search_text(doc.title, text) != text
         title = analyze(doc.title, chunk.lang) if with_title else []
         x_title = crossling.text_tokens(doc.title, chunk.lang) if with_title else []
@@ -115,6 +118,14 @@ def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
         sentence_terms = [a + x for a, x in zip(per_sentence, x_sentence, strict=True)]
         records.append(ChunkRecord(chunk, tokens, _NO_VECTOR, sentence_terms, xtokens))
     return records
+
+
+@lru_cache(maxsize=50_000)
+def _sentence_tokens(sentence: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A sentence's analyzed and cross-lingual tokens, computed once per text: overlapping
+    chunks share sentences, and agencies' boilerplate and republished stories repeat them
+    across documents (a quarter of the sentences in a sample of 900 news articles were new)."""
+    return tuple(analyze(sentence, lang)), tuple(crossling.text_tokens(sentence, lang))
 
 
 def index_paths(

@@ -49,9 +49,7 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "manba.sqlite3"
 MANIFEST = "manifest.json"
-BASE_SEQ = "base-seq.npy"
-DELTA_SEQ = "delta-seq.npy"
-DELTA_FILES = ("delta-bm25.npz", "delta-xbm25.npz", "delta-vectors.npy", DELTA_SEQ)
+SEGMENTS = "segments"
 # A change of more chunks than this (added plus deleted since the base) rebuilds the base.
 DELTA_MIN = 2000
 DELTA_SHARE = 0.05
@@ -277,10 +275,9 @@ class IndexWriter:
 
     def current_manifest(self) -> dict[str, Any] | None:
         """The manifest, if the derived indexes it describes are up to date with the store."""
-        path = self.dir / MANIFEST
-        if not path.exists() or not all((self.dir / n).exists() for n in ("bm25", "xbm25")):
+        manifest = _read_manifest(self.dir)
+        if manifest is None or _segment_paths(self.dir, manifest) is None:
             return None
-        manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
         current = (
             manifest.get("generation") == _generation(self.conn)
             and manifest.get("fingerprint") == self.settings.fingerprint()
@@ -329,9 +326,11 @@ class IndexWriter:
         n_chunks = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
         manifest = self._manifest(gen, n_chunks)
         manifest.update(segments)
+        previous = _read_manifest(self.dir)
         tmp = self.dir / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(self.dir / MANIFEST)
+        _drop_old_segments(self.dir, [manifest, previous])
         return manifest
 
     def _sync_chroma(self) -> None:
@@ -410,9 +409,12 @@ class IndexWriter:
             store.add(nodes)
 
     def _write_segments(self, generation: int) -> dict[str, Any]:
-        """Write the lexical indexes and the vectors file: the chunks added since the base as
-        a delta when the change is small, else a new base over every chunk. Returns the
-        manifest's "base" and "delta" entries."""
+        """Write the lexical indexes and the vectors of this generation into a new folder
+        under ``segments/``: the chunks added since the base as a delta when the change is
+        small, else a new base over every chunk. Returns the manifest's "base" and "delta".
+
+        Folders are never rewritten in place: a reader holding the previous manifest keeps
+        reading the previous folders (the last two manifests' folders are kept)."""
         dim = self.settings.embed.dim
         base = self._current_base()
         if base is not None:
@@ -426,16 +428,21 @@ class IndexWriter:
             deleted = int(base["chunks"]) - int(kept)
             limit = max(DELTA_MIN, int(DELTA_SHARE * int(base["chunks"])))
             if len(rows) + deleted <= limit:
-                self._write_delta(base, rows, dim)
-                return {"base": base, "delta": {"chunks": len(rows), "deleted": deleted}}
+                path = f"{SEGMENTS}/delta-{generation}"
+                self._write_delta(base, rows, dim, self.dir / path)
+                return {
+                    "base": base,
+                    "delta": {"path": path, "chunks": len(rows), "deleted": deleted},
+                }
         seqs, _, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, dim)
-        for name in DELTA_FILES:
-            (self.dir / name).unlink(missing_ok=True)
-        _write_bm25(self.dir, "bm25", tokens, self.settings)
-        _write_bm25(self.dir, "xbm25", xtokens, self.settings)
-        _atomic_save_npy(self.dir / "vectors.npy", vectors)
-        _atomic_save_npy(self.dir / BASE_SEQ, seqs)
+        path = f"{SEGMENTS}/base-{generation}"
+        with _new_folder(self.dir / path) as folder:
+            _write_bm25(folder, "bm25", tokens, self.settings)
+            _write_bm25(folder, "xbm25", xtokens, self.settings)
+            np.save(folder / "vectors.npy", vectors)
+            np.save(folder / "seq.npy", seqs)
         base = {
+            "path": path,
             "generation": generation,
             "chunks": len(seqs),
             "max_seq": int(seqs.max()) if len(seqs) else 0,
@@ -449,16 +456,9 @@ class IndexWriter:
     def _current_base(self) -> dict[str, Any] | None:
         """The base segment on disk, if a delta may be added to it: written by these settings,
         over the vectors as they are (an IDF refit re-embeds every chunk), files present."""
-        path = self.dir / MANIFEST
-        if not path.exists():
-            return None
-        try:
-            base = json.loads(path.read_text("utf-8")).get("base")
-        except (OSError, ValueError):
-            return None
-        if not isinstance(base, dict) or not all(
-            (self.dir / n).exists() for n in ("bm25", "xbm25", "vectors.npy", BASE_SEQ)
-        ):
+        manifest = _read_manifest(self.dir)
+        base = manifest.get("base") if manifest else None
+        if not isinstance(base, dict) or not (self.dir / str(base.get("path", ""))).is_dir():
             return None
         if base.get("fingerprint") != self.settings.fingerprint() or base.get("vectors_epoch") != (
             _meta(self.conn, "vectors_epoch") or "0"
@@ -466,22 +466,26 @@ class IndexWriter:
             return None
         return base
 
-    def _write_delta(self, base: dict[str, Any], rows: list[tuple[Any, ...]], dim: int) -> None:
+    def _write_delta(
+        self, base: dict[str, Any], rows: list[tuple[Any, ...]], dim: int, path: Path
+    ) -> None:
         k1, b = self.settings.retrieval.bm25_k1, self.settings.retrieval.bm25_b
         seqs = np.array([r[0] for r in rows], dtype=np.int64)
         tokens = [str(r[1]).split() for r in rows]
         xtokens = [str(r[2]).split() for r in rows]
         blobs = b"".join(r[3] for r in rows)
         vectors = np.frombuffer(blobs, dtype=np.float32).reshape(len(rows), dim)
-        for name, toks, avgdl in (
-            ("bm25", tokens, float(base["avgdl"])),
-            ("xbm25", xtokens, float(base["xavgdl"])),
-        ):
-            base_segment = lexical.load_segment(self.dir / name)
-            delta = lexical.delta_segment(toks, base_segment, k1=k1, b=b, base_avgdl=avgdl)
-            delta.save(self.dir / f"delta-{name}.npz")
-        _atomic_save_npy(self.dir / "delta-vectors.npy", vectors)
-        _atomic_save_npy(self.dir / DELTA_SEQ, seqs)
+        base_dir = self.dir / str(base["path"])
+        with _new_folder(path) as folder:
+            for name, toks, avgdl in (
+                ("bm25", tokens, float(base["avgdl"])),
+                ("xbm25", xtokens, float(base["xavgdl"])),
+            ):
+                base_segment = lexical.load_segment(base_dir / name)
+                delta = lexical.delta_segment(toks, base_segment, k1=k1, b=b, base_avgdl=avgdl)
+                delta.save(folder / f"{name}.npz")
+            np.save(folder / "vectors.npy", vectors)
+            np.save(folder / "seq.npy", seqs)
 
     def _manifest(self, generation: int, n_chunks: int) -> dict[str, Any]:
         per_lang = dict(self.conn.execute("SELECT lang, COUNT(*) FROM documents GROUP BY lang"))
@@ -608,32 +612,72 @@ def _build_bm25(tokens: list[list[str]], settings: Settings) -> bm25s.BM25 | Non
     return retriever
 
 
-def _write_bm25(index_dir: Path, name: str, tokens: list[list[str]], settings: Settings) -> None:
-    tmp = index_dir / f"{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+def _write_bm25(folder: Path, name: str, tokens: list[list[str]], settings: Settings) -> None:
     built = _build_bm25(tokens, settings)
     if built is not None:
-        built.save(str(tmp))
+        built.save(str(folder / name))
     else:
-        tmp.mkdir()
-    final = index_dir / name
-    old = index_dir / f"{name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
+        (folder / name).mkdir()
+
+
+@contextmanager
+def _new_folder(final: Path) -> Iterator[Path]:
+    """A folder filled under a temporary name and renamed into place when complete."""
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    yield tmp
+    shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+
+
+def _read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((index_dir / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _segment_paths(index_dir: Path, manifest: dict[str, Any]) -> list[Path] | None:
+    """The folders of the manifest's base and delta, or None if one is missing."""
+    out = []
+    for key in ("base", "delta"):
+        entry = manifest.get(key)
+        if entry is None and key == "delta":
+            continue
+        if not isinstance(entry, dict) or not (index_dir / str(entry.get("path", ""))).is_dir():
+            return None
+        out.append(index_dir / str(entry["path"]))
+    return out
+
+
+def _drop_old_segments(index_dir: Path, manifests: list[dict[str, Any] | None]) -> None:
+    """Remove segment folders no kept manifest names (the current and the previous one, which
+    a reader may still be loading), and what an interrupted write left."""
+    keep = {
+        str(entry["path"]).split("/")[-1]
+        for m in manifests
+        if m
+        for entry in (m.get("base"), m.get("delta"))
+        if isinstance(entry, dict) and "path" in entry
+    }
+    folder = index_dir / SEGMENTS
+    if folder.is_dir():
+        for child in folder.iterdir():
+            if child.name not in keep:
+                shutil.rmtree(child, ignore_errors=True)
+    for legacy in ("bm25", "xbm25", "bm25.old", "xbm25.old", "vectors.npy"):  # format of 0.1
+        path = index_dir / legacy
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
 
 
 def _single(index: bm25s.BM25 | None, n: int) -> lexical.LexicalIndex | None:
     """A one-segment lexical index over all ``n`` chunks, in order."""
     return lexical.LexicalIndex([(lexical.Segment.of_bm25s(index), None)], n) if index else None
-
-
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, array)
-    tmp.replace(path)
 
 
 class IndexReader:
@@ -690,6 +734,17 @@ class IndexReader:
             "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, c.sentences, d.source,"
             " d.date, c.seq FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.seq"
         ).fetchall()
+        self.generation = _generation(conn)
+        # The derived indexes the manifest names. Written for another generation (an ingest
+        # is writing, or finished after this snapshot began), they still serve: this reader
+        # then shows the chunks they cover that its snapshot holds, the old state of the
+        # index, and never waits for or rebuilds anything.
+        manifest = _read_manifest(self.dir) or {}
+        segments = self._segment_seqs(manifest)
+        if segments is not None and manifest.get("generation") != self.generation:
+            known = np.concatenate(segments)
+            keep = np.isin(np.array([r[9] for r in rows], dtype=np.int64), known)
+            rows = [r for r, k in zip(rows, keep, strict=True) if k]
         if not rows:
             raise EmptyIndexError(
                 f"the index at {self.dir} has no passages; add documents with "
@@ -706,35 +761,48 @@ class IndexReader:
         self.dates = np.array([r[8] for r in rows])
         self.seqs = np.array([r[9] for r in rows], dtype=np.int64)
         self.position = {cid: i for i, cid in enumerate(self.chunk_ids)}
-        self.generation = _generation(conn)
-        self.bm25, self.xbm25, self.vectors = self._load_derived()
+        self.bm25, self.xbm25, self.vectors = self._load_derived(manifest, segments)
         self._doc_cache: dict[str, tuple[DocInfo, str]] = {}
         self._lock = threading.Lock()
 
-    def _load_derived(
-        self,
-    ) -> tuple[lexical.LexicalIndex | None, lexical.LexicalIndex | None, np.ndarray]:
-        manifest_path = self.dir / MANIFEST
+    def _segment_seqs(self, manifest: dict[str, Any]) -> list[np.ndarray] | None:
+        """The chunks (SQLite seq) of the manifest's base and delta, or None if unreadable."""
+        paths = _segment_paths(self.dir, manifest)
+        if paths is None:
+            return None
         try:
-            manifest = json.loads(manifest_path.read_text("utf-8"))
-        except (OSError, ValueError):
-            manifest = {}
-        if manifest.get("generation") == self.generation:
+            return [np.load(path / "seq.npy") for path in paths]
+        except (OSError, ValueError) as exc:
+            log.info("segments in %s unreadable (%s)", self.dir, exc)
+            return None
+
+    def _load_derived(
+        self, manifest: dict[str, Any], seqs: list[np.ndarray] | None
+    ) -> tuple[lexical.LexicalIndex | None, lexical.LexicalIndex | None, np.ndarray]:
+        if seqs is not None:
             try:
-                loaded = self._load_segments(manifest)
+                loaded = self._load_segments(manifest, seqs)
             except (OSError, ValueError, KeyError, EOFError) as exc:
                 log.info("derived indexes in %s unreadable (%s)", self.dir, exc)
                 loaded = None
             if loaded is not None:
                 return loaded
         log.warning(
-            "derived indexes in %s are behind the store (an ingest did not finish); rebuilding "
-            "them in memory. Run `manba ingest PATH --index %s` to write them again.",
+            "derived indexes in %s are missing or do not match the store (an ingest did not "
+            "finish); rebuilding them in memory. Run `manba ingest PATH --index %s` to write "
+            "them again.",
             self.dir,
             self.dir,
         )
-        seqs, _, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, self.embed_settings.dim)
-        n = len(seqs)
+        all_seqs, _, tokens, xtokens, vectors = _load_chunk_arrays(
+            self.conn, self.embed_settings.dim
+        )
+        keep = np.isin(all_seqs, self.seqs)
+        if not keep.all():
+            tokens = [t for t, k in zip(tokens, keep, strict=True) if k]
+            xtokens = [t for t, k in zip(xtokens, keep, strict=True) if k]
+            vectors = vectors[keep]
+        n = len(self.seqs)
         return (
             _single(_build_bm25(tokens, self.settings), n),
             _single(_build_bm25(xtokens, self.settings), n),
@@ -742,58 +810,53 @@ class IndexReader:
         )
 
     def _load_segments(
-        self, manifest: dict[str, Any]
+        self, manifest: dict[str, Any], seqs: list[np.ndarray]
     ) -> tuple[lexical.LexicalIndex | None, lexical.LexicalIndex | None, np.ndarray] | None:
-        """The base segment and the delta named by ``manifest``, mapped to this snapshot's
-        chunks; None when the files do not add up to exactly those chunks."""
+        """The base segment and the delta named by ``manifest``, mapped to this reader's
+        chunks; None when they do not cover exactly those chunks."""
+        paths = _segment_paths(self.dir, manifest)
+        if paths is None or len(paths) != len(seqs):
+            return None
         n = len(self.chunk_ids)
-        if not all((self.dir / name).exists() for name in ("bm25", "xbm25", "vectors.npy")):
-            return None
-        base_vectors = np.load(self.dir / "vectors.npy")
-        seq_path = self.dir / BASE_SEQ
-        base_seqs = np.load(seq_path) if seq_path.exists() else self.seqs
-        if len(base_seqs) != base_vectors.shape[0]:
-            return None
-        parts: list[tuple[np.ndarray, np.ndarray | None]] = [
-            (base_seqs, lexical.positions_of(base_seqs, self.seqs))
-        ]
-        delta = manifest.get("delta")
-        names = ("bm25", "xbm25")
-        segments: dict[str, list[lexical.Segment | None]] = {
-            name: [lexical.load_segment(self.dir / name)] for name in names
-        }
-        vector_parts = [base_vectors]
-        if delta:
-            delta_seqs = np.load(self.dir / DELTA_SEQ)
-            parts.append((delta_seqs, lexical.positions_of(delta_seqs, self.seqs)))
-            for name in names:
-                segments[name].append(lexical.Segment.load(self.dir / f"delta-{name}.npz"))
-            vector_parts.append(np.load(self.dir / "delta-vectors.npy"))
-        # Every current chunk exactly once across the segments, or the files are not ours.
+        positions = [lexical.positions_of(part, self.seqs) for part in seqs]
+        # Every chunk of this reader exactly once across the segments, or they are not ours.
         covered = np.zeros(n, dtype=np.int64)
-        for seqs, positions in parts:
-            where = np.arange(len(seqs)) if positions is None else positions[positions >= 0]
-            np.add.at(covered, where, 1)
+        for part, where in zip(seqs, positions, strict=True):
+            np.add.at(covered, np.arange(len(part)) if where is None else where[where >= 0], 1)
         if not (covered == 1).all():
             return None
-        vectors = np.zeros((n, base_vectors.shape[1]), dtype=np.float32)
-        for (seqs, positions), block in zip(parts, vector_parts, strict=True):
-            if len(block) != len(seqs):
+        vectors: np.ndarray | None = None
+        indexes: dict[str, list[tuple[lexical.Segment, np.ndarray | None]]] = {
+            "bm25": [],
+            "xbm25": [],
+        }
+        for i, (path, part, where) in enumerate(zip(paths, seqs, positions, strict=True)):
+            block = np.load(path / "vectors.npy")
+            if len(block) != len(part):
                 return None
-            if positions is None:
+            if vectors is None:
+                vectors = np.zeros((n, block.shape[1]), dtype=np.float32)
+            if where is None:
                 vectors[:] = block
             else:
-                alive = positions >= 0
-                vectors[positions[alive]] = block[alive]
-        indexes = []
-        for name in names:
-            pieces = [
-                (seg, positions)
-                for seg, (_, positions) in zip(segments[name], parts, strict=True)
-                if seg is not None
-            ]
-            indexes.append(lexical.LexicalIndex(pieces, n) if pieces else None)
-        return indexes[0], indexes[1], vectors
+                alive = where >= 0
+                vectors[where[alive]] = block[alive]
+            for name in indexes:
+                segment = (
+                    lexical.load_segment(path / name)
+                    if i == 0
+                    else lexical.Segment.load(path / f"{name}.npz")
+                )
+                if segment is not None and segment.n_docs != len(part):
+                    return None
+                if segment is not None:
+                    indexes[name].append((segment, where))
+        if vectors is None:
+            return None
+        bm25, xbm25 = (
+            lexical.LexicalIndex(parts, n) if parts else None for parts in indexes.values()
+        )
+        return bm25, xbm25, vectors
 
     def doc(self, doc_id: str) -> tuple[DocInfo, str]:
         """A document's info and original text (one SQLite connection, shared under a lock)."""

@@ -5,7 +5,11 @@ a large change rebuilds the base. Also the ingest worker pool: the same index ei
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,8 +77,9 @@ def test_a_new_article_goes_into_a_delta_and_is_found(
     word: str,
 ) -> None:
     settings = copy_index(built_index)
-    bm25_mtime = (settings.index_dir / "bm25").stat().st_mtime_ns
     base_before = _manifest(settings)["base"]
+    base_dir = settings.index_dir / base_before["path"]
+    bm25_mtime = (base_dir / "bm25").stat().st_mtime_ns
     folder = tmp_path / "new"
     folder.mkdir()
     (folder / name).write_text(text, "utf-8")
@@ -82,8 +87,10 @@ def test_a_new_article_goes_into_a_delta_and_is_found(
     assert report.ok and report.added
     manifest = _manifest(settings)
     assert manifest["base"] == base_before  # the base was not rebuilt...
-    assert (settings.index_dir / "bm25").stat().st_mtime_ns == bm25_mtime
-    assert manifest["delta"] == {"chunks": report.chunks, "deleted": 0}  # ...a delta was written
+    assert (base_dir / "bm25").stat().st_mtime_ns == bm25_mtime
+    delta = manifest["delta"]
+    assert (delta["chunks"], delta["deleted"]) == (report.chunks, 0)  # ...a delta was written
+    assert (settings.index_dir / delta["path"] / "bm25.npz").exists()
     assert manifest["counts"]["chunks"] == base_before["chunks"] + report.chunks
     new_id = report.added[0]
     assert _top_docs(settings, question)[0] == new_id
@@ -100,7 +107,8 @@ def test_a_new_article_goes_into_a_delta_and_is_found(
             assert np.array_equal(reader.vectors[i], np.frombuffer(blob, np.float32))
         conn.close()
         # Its words have document frequencies in the combined index.
-        tid = reader.bm25.vocab_dict[next(t for t in reader.bm25.vocab_dict if word.lower()[:4] in t)]
+        term = next(t for t in reader.bm25.vocab_dict if word.lower()[:4] in t)
+        tid = reader.bm25.vocab_dict[term]
         assert reader.bm25.doc_freqs()[tid] >= 1
     finally:
         reader.close()
@@ -163,7 +171,11 @@ def test_a_large_change_rebuilds_the_base(
     manifest = _manifest(settings)
     assert manifest["delta"] is None
     assert manifest["base"]["chunks"] == manifest["counts"]["chunks"] > before["chunks"]
-    assert not (settings.index_dir / "delta-bm25.npz").exists()
+    # The previous manifest's folders are kept for readers still loading them; older ones go.
+    assert {p.name for p in (settings.index_dir / "segments").iterdir()} == {
+        before["path"].split("/")[-1],
+        manifest["base"]["path"].split("/")[-1],
+    }
 
 
 def test_delta_scores_are_bm25_with_the_base_statistics() -> None:
@@ -244,3 +256,94 @@ def test_the_worker_pool_builds_the_same_index(
         )
         conn.close()
     assert rows[0] == rows[1] and len(rows[0]) > 10
+
+
+def test_a_reader_opened_during_an_ingest_sees_the_old_state(
+    built_index: Settings,
+    copy_index: Callable[..., Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """New chunks are in SQLite before the derived indexes are written: a reader opened then
+    serves the previous state at once (no in-memory rebuild), and the next one the new."""
+    settings = copy_index(built_index)
+    n_before = _manifest(settings)["counts"]["chunks"]
+    seen: dict[str, int] = {}
+    real_finish = store.IndexWriter.finish
+
+    def finish(self: store.IndexWriter) -> dict:
+        reader = IndexReader(settings)
+        try:
+            seen["chunks"] = len(reader.chunk_ids)
+            seen["vectors"] = reader.vectors.shape[0]
+        finally:
+            reader.close()
+        return real_finish(self)
+
+    monkeypatch.setattr(store.IndexWriter, "finish", finish)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    _, name, text, question, _ = NEW_ARTICLES[1]
+    (folder / name).write_text(text, "utf-8")
+    with caplog.at_level(logging.WARNING, logger="rag.store"):
+        report = index_paths([folder], settings)
+    assert seen == {"chunks": n_before, "vectors": n_before}
+    assert "rebuilding" not in caplog.text
+    assert _top_docs(settings, question)[0] == report.added[0]
+
+
+_READER = """
+import json, sys, time
+from rag.config import Settings
+from rag.engine import Engine
+settings = Settings().with_index(sys.argv[1])
+counts = []
+deadline = time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    engine = Engine(settings)
+    hits = engine.search("Putin Erdogan Idlib", k=5)
+    assert hits, "no hits"
+    counts.append(len(engine.reader.chunk_ids))
+    engine.close()
+print(json.dumps(sorted(set(counts))))
+"""
+
+
+def test_reader_processes_serve_while_one_ingest_writes(
+    built_index: Settings,
+    copy_index: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two serving processes open and query the index again and again while this process
+    ingests (a delta, then a change large enough to rebuild the base): no reader fails, and
+    each sees one of the states the writer published, never a mixture."""
+    settings = copy_index(built_index)
+    states = {_manifest(settings)["counts"]["chunks"]}
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _READER, str(settings.index_dir), "12"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    extra = settings.index_dir.parent / "extra"
+    extra.mkdir()
+    for _, name, text, _, _ in NEW_ARTICLES:
+        (extra / name).write_text(text, "utf-8")
+    time.sleep(3)
+    assert index_paths([extra], settings).ok
+    states.add(_manifest(settings)["counts"]["chunks"])
+    monkeypatch.setattr(store, "DELTA_MIN", 1)
+    monkeypatch.setattr(store, "DELTA_SHARE", 0.0)
+    time.sleep(2)
+    assert index_paths([CORPUS], settings).ok
+    assert _manifest(settings)["delta"] is None  # the base was rebuilt
+    states.add(_manifest(settings)["counts"]["chunks"])
+    for proc in readers:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err[-2000:]
+        seen = json.loads(out.strip().splitlines()[-1])
+        assert seen and set(seen) <= states, (seen, states)

@@ -145,14 +145,23 @@ def test_second_writer_is_busy(tmp_path: Path, runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(
-    "remove", [("vectors.npy",), ("bm25",), ("vectors.npy", "bm25"), ("manifest.json",)]
+    "remove",
+    [
+        ("{base}/vectors.npy",),
+        ("{base}/bm25",),
+        ("{base}/seq.npy",),
+        ("{base}/vectors.npy", "{base}/bm25"),
+        ("segments",),
+        ("manifest.json",),
+    ],
 )
 def test_reader_rebuilds_missing_derived_indexes(
     built_index: Settings, engine: Engine, copy_index, remove: tuple[str, ...]
 ) -> None:
     settings = copy_index(built_index)
+    base = json.loads((settings.index_dir / "manifest.json").read_text("utf-8"))["base"]["path"]
     for name in remove:
-        path = settings.index_dir / name
+        path = settings.index_dir / name.format(base=base)
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     damaged = Engine(settings)
     try:
@@ -199,11 +208,12 @@ def test_generation_grows_with_each_change_only(
     settings = copy_index(mini_index)
     path = settings.index_dir / "manifest.json"
     before = json.loads(path.read_text("utf-8"))["generation"]
-    bm25_mtime = (settings.index_dir / "bm25").stat().st_mtime_ns
+    segments = settings.index_dir / "segments"
+    bm25_mtime = segments.stat().st_mtime_ns
     # An unchanged folder: nothing is written, not even the derived indexes.
     assert index_paths([MINI], settings).unchanged
     assert json.loads(path.read_text("utf-8"))["generation"] == before
-    assert (settings.index_dir / "bm25").stat().st_mtime_ns == bm25_mtime
+    assert segments.stat().st_mtime_ns == bm25_mtime
     # One changed document: the generation moves and readers see the same one.
     folder = tmp_path / "mini"
     shutil.copytree(MINI, folder)
