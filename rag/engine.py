@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import generate, langs, prompts
+from rag import crossling, generate, langs, prompts
 from rag.answer import extractive_answer, no_answer_text
 from rag.config import Settings
 from rag.errors import ModelError
@@ -26,6 +26,9 @@ class Engine:
         self.settings = settings
         self.reader = IndexReader(settings)
         self.searcher = Searcher(self.reader, settings)
+        # Loaded now, not in the first question: the language model and the lexicon.
+        langs.load()
+        crossling.lexicon()
         self._index_langs = sorted(str(x) for x in np.unique(self.reader.langs))
         self.translator: Translator | None = None
         self.model: ChatModel | None = None

@@ -8,6 +8,7 @@ helper calls every Arabic-script text Arabic, so it is not used.
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from functools import lru_cache
@@ -31,14 +32,26 @@ _PERSIAN_HINTS = re.compile(
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=4)
-def _identifier(langs: tuple[str, ...] = SUPPORTED) -> Any:
-    """A py3langid model restricted to ``langs`` (its model ships inside the package)."""
+@lru_cache(maxsize=1)
+def _model() -> Any:
+    """py3langid's model (it ships inside the package; 0.6 s to decompress), loaded once."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=4)
+def _identifier(langs: tuple[str, ...] = SUPPORTED) -> Any:
+    """The model restricted to ``langs``: a shallow copy (restricting assigns new arrays)."""
+    ident = copy.copy(_model())
     ident.set_languages(list(langs))
     return ident
+
+
+def load() -> None:
+    """Load the language model now (0.6 s of LZMA on first use), not in a first question."""
+    _identifier()
+    _identifier(("fa", "ar"))
 
 
 def detect(text: str, default: str = "en") -> str:

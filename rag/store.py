@@ -458,7 +458,10 @@ class IndexWriter:
         over the vectors as they are (an IDF refit re-embeds every chunk), files present."""
         manifest = _read_manifest(self.dir)
         base = manifest.get("base") if manifest else None
-        if not isinstance(base, dict) or not (self.dir / str(base.get("path", ""))).is_dir():
+        if manifest is None or not isinstance(base, dict):
+            return None
+        paths = _segment_paths(self.dir, {"base": base})
+        if paths is None:
             return None
         if base.get("fingerprint") != self.settings.fingerprint() or base.get("vectors_epoch") != (
             _meta(self.conn, "vectors_epoch") or "0"
@@ -646,9 +649,12 @@ def _segment_paths(index_dir: Path, manifest: dict[str, Any]) -> list[Path] | No
         entry = manifest.get(key)
         if entry is None and key == "delta":
             continue
-        if not isinstance(entry, dict) or not (index_dir / str(entry.get("path", ""))).is_dir():
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(path, str) or not path.startswith(SEGMENTS + "/"):
             return None
-        out.append(index_dir / str(entry["path"]))
+        if not (index_dir / path).is_dir():
+            return None
+        out.append(index_dir / path)
     return out
 
 

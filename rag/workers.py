@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -69,9 +71,31 @@ class Pool:
         if not parallel or self.workers < 2 or len(items) < 2:
             return map(fn, items)
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=_context())
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=_context(),
+                initializer=_watch_owner,
+                initargs=(os.getpid(),),
+            )
         chunksize = max(1, min(16, len(items) // (self.workers * 8)))
         return self._executor.map(fn, items, chunksize=chunksize)
+
+
+def _watch_owner(owner: int) -> None:
+    """In a worker: exit when the process that started the pool is gone (killed ingests
+    otherwise leave workers waiting on a queue that nobody will ever write to)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="manba-owner-watch", daemon=True).start()
 
 
 # --- jobs (module-level, so they pickle by name) --------------------------------------------
