@@ -634,6 +634,20 @@ def _new_folder(final: Path) -> Iterator[Path]:
     tmp.rename(final)
 
 
+def _writer_active(index_dir: Path) -> bool:
+    """Whether an IndexWriter holds the folder's lock now (probed without waiting)."""
+    try:
+        with (index_dir / ".lock").open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
+    except OSError:  # no lock file, or a read-only folder: nobody is writing here
+        return False
+
+
 def _read_manifest(index_dir: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((index_dir / MANIFEST).read_text("utf-8"))
@@ -741,13 +755,18 @@ class IndexReader:
             " d.date, c.seq FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.seq"
         ).fetchall()
         self.generation = _generation(conn)
-        # The derived indexes the manifest names. Written for another generation (an ingest
-        # is writing, or finished after this snapshot began), they still serve: this reader
-        # then shows the chunks they cover that its snapshot holds, the old state of the
-        # index, and never waits for or rebuilds anything.
+        # The derived indexes the manifest names. Written for another generation while an
+        # ingest is writing (it holds the lock), they still serve: this reader then shows
+        # the chunks they cover that its snapshot holds, the old state of the index, and
+        # never waits for or rebuilds anything. With no writer, a mismatch means an ingest
+        # died half-way: the reader rebuilds from its snapshot, so nothing stored is hidden.
         manifest = _read_manifest(self.dir) or {}
         segments = self._segment_seqs(manifest)
-        if segments is not None and manifest.get("generation") != self.generation:
+        if (
+            segments is not None
+            and manifest.get("generation") != self.generation
+            and _writer_active(self.dir)
+        ):
             known = np.concatenate(segments)
             keep = np.isin(np.array([r[9] for r in rows], dtype=np.int64), known)
             rows = [r for r, k in zip(rows, keep, strict=True) if k]
