@@ -84,5 +84,14 @@ eval-xling: install
 	$(BIN)/manba eval --corpus $(XLING_TMP)/fa/corpus.fa.jsonl --qa benchmarks/xling_fa/questions.en-fa.jsonl --ablation --baseline --json reports/eval-xling-fa-en-fa.json
 	$(BIN)/manba eval --corpus $(XLING_TMP)/fa/corpus.en.jsonl --corpus $(XLING_TMP)/fa/corpus.ar.jsonl --qa benchmarks/xling_fa/questions.fa-en.jsonl --ablation --baseline --json reports/eval-xling-fa-fa-en.json
 
+# Speed and scale (issue 8): the shared news corpora at about 10k and 110k chunks (all the
+# Arabic and Persian articles in both), Manba and the llama-index defaults baseline; a table on
+# stdout and every figure in reports/bench-*.json. Slow: the large run ingests 100k+ chunks twice.
+BENCH_TMP ?= /tmp/manba-bench
+bench: install
+	mkdir -p reports
+	$(BIN)/python benchmarks/bench.py --size small --shared $(SHARED) --work $(BENCH_TMP)/small --baseline --json reports/bench-small.json
+	$(BIN)/python benchmarks/bench.py --size large --shared $(SHARED) --work $(BENCH_TMP)/large --baseline --json reports/bench-large.json
+
 clean:
 	rm -rf $(VENV) $(INDEX)/* .pytest_cache .mypy_cache .ruff_cache

@@ -373,21 +373,19 @@ class IndexWriter:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('chroma_synced', ?)", (target,))
 
     def _add_to_chroma(self, collection: Any, batch: int, chunk_ids: set[str] | None) -> None:
-        """Add chunks to Chroma as llama-index TextNodes (text sliced from the stored
-        original): the given ones, or (None) every chunk not yet synced."""
+        """Add chunks to Chroma as llama-index TextNodes (vectors and metadata; the text stays
+        in SQLite): the given ones, or (None) every chunk not yet synced."""
         from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
         if chunk_ids is not None and not chunk_ids:
             return
-        store = ChromaVectorStore(chroma_collection=collection)
         nodes: list[BaseNode] = []
         for row in _iter_chunk_rows(self.conn, chunk_ids):
-            chunk_id, doc_id, ord_, start, end, lang, source, date, text, vector = row
+            chunk_id, doc_id, ord_, start, end, lang, source, date, vector = row
             nodes.append(
                 TextNode(
                     id_=chunk_id,
-                    text=text,
+                    text="",
                     embedding=np.frombuffer(vector, np.float32).tolist(),
                     start_char_idx=start,
                     end_char_idx=end,
@@ -398,15 +396,14 @@ class IndexWriter:
                         "source": source,
                         "date": date,
                     },
-                    # ChromaVectorStore writes ref_doc_id into the "doc_id" metadata.
+                    # llama-index writes ref_doc_id into the "doc_id" metadata.
                     relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc_id)},
                 )
             )
             if len(nodes) >= batch:
-                store.add(nodes)
+                vectorstore.add_nodes(collection, nodes)
                 nodes = []
-        if nodes:
-            store.add(nodes)
+        vectorstore.add_nodes(collection, nodes)
 
     def _write_segments(self, generation: int) -> dict[str, Any]:
         """Write the lexical indexes and the vectors of this generation into a new folder
@@ -528,32 +525,15 @@ def _all_ids(collection: Any, batch: int) -> set[str]:
 def _iter_chunk_rows(
     conn: sqlite3.Connection, chunk_ids: set[str] | None
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows for Chroma of the given chunks (None: those not synced yet), document by
-    document, text sliced from the stored original."""
+    """Rows for Chroma of the given chunks (None: those not synced yet)."""
     where = "" if chunk_ids is not None else "WHERE c.synced=0 "
     rows = conn.execute(
         "SELECT c.chunk_id, c.doc_id, c.ord, c.start, c.end, c.lang, d.source, d.date, c.vector "
-        f"FROM chunks c JOIN documents d USING(doc_id) {where}ORDER BY c.doc_id, c.ord"
+        f"FROM chunks c JOIN documents d USING(doc_id) {where}ORDER BY c.seq"
     )
-    current: tuple[str, str] = ("", "")
-    for chunk_id, doc_id, ord_, start, end, lang, source, date, vector in rows:
-        if chunk_ids is not None and chunk_id not in chunk_ids:
-            continue
-        if current[0] != doc_id:
-            text = conn.execute("SELECT text FROM documents WHERE doc_id=?", (doc_id,))
-            current = (doc_id, str(text.fetchone()[0]))
-        yield (
-            chunk_id,
-            doc_id,
-            ord_,
-            start,
-            end,
-            lang,
-            source,
-            date,
-            current[1][start:end],
-            vector,
-        )
+    for row in rows:
+        if chunk_ids is None or row[0] in chunk_ids:
+            yield row
 
 
 def _delete_chunks(conn: sqlite3.Connection, doc_id: str) -> None:

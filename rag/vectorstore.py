@@ -178,3 +178,26 @@ def scratch(settings: Settings, index_dir: Path) -> Iterator[Settings]:
         if run.store.chroma_url:
             with suppress(VectorStoreError):  # the run's own error, if any, matters more
                 drop(run)
+
+
+def add_nodes(collection: Any, nodes: list[Any]) -> None:
+    """Add llama-index nodes (with embeddings) to ``collection`` as ``ChromaVectorStore.add``
+    does (same metadata, so llama-index reads them back as nodes) but without the text.
+
+    The text lives in SQLite, the source of truth, and citations slice it from there; given
+    documents, Chroma also builds a full-text index of them, which made inserts 3.4x slower
+    and the collection 6.6x larger (5,000 news chunks at 256 dimensions, measured here).
+    """
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+    if not nodes:
+        return
+    metadatas = []
+    for node in nodes:
+        meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+        metadatas.append({k: ("" if v is None else v) for k, v in meta.items()})
+    collection.add(
+        ids=[n.node_id for n in nodes],
+        embeddings=[n.get_embedding() for n in nodes],
+        metadatas=metadatas,
+    )

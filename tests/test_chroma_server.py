@@ -128,7 +128,7 @@ def test_ingest_puts_the_vectors_on_the_server_only(samples_on_server: Settings)
         assert _count(settings) == len(reader.chunk_ids) > 0
     finally:
         reader.close()
-    assert_store_consistent(settings)  # ids and texts on the server match SQLite
+    assert_store_consistent(settings)  # ids, metadata and vectors on the server match SQLite
     assert not (settings.index_dir / "chroma").exists()
     assert vectorstore.collection_name(settings).startswith("manba_")
 

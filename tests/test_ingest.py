@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import BAD, CORPUS, MINI, read_text
@@ -69,12 +70,15 @@ def chunk_spans_by_doc(reader: IndexReader) -> dict[str, list[tuple[int, int, st
     return spans
 
 
-def chroma_state(settings: Settings) -> dict[str, str]:
-    """chunk_id -> text of every vector in the index's Chroma collection (embedded or on the
-    server ``settings.store.chroma_url`` names)."""
+def chroma_state(settings: Settings) -> dict[str, tuple[str, int, np.ndarray]]:
+    """chunk_id -> (doc_id, ord, vector) of every vector in the index's Chroma collection
+    (embedded or on the server ``settings.store.chroma_url`` names)."""
     name = vectorstore.collection_name(settings)
-    got = vectorstore.client(settings).get_collection(name).get(include=["documents"])
-    return dict(zip(got["ids"], got["documents"], strict=True))
+    got = vectorstore.client(settings).get_collection(name).get(include=["metadatas", "embeddings"])
+    return {
+        cid: (str(meta["doc_id"]), int(meta["ord"]), np.asarray(vec, dtype=np.float32))
+        for cid, meta, vec in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
+    }
 
 
 def assert_store_consistent(settings: Settings) -> None:
@@ -87,7 +91,9 @@ def assert_store_consistent(settings: Settings) -> None:
             _, text = reader.doc(reader.doc_ids[i])
             start, end = int(reader.starts[i]), int(reader.ends[i])
             assert 0 <= start < end <= len(text)
-            assert chroma[cid] == text[start:end]
+            doc_id, ord_, vector = chroma[cid]
+            assert (doc_id, ord_) == (reader.doc_ids[i], int(reader.ords[i]))
+            assert np.allclose(vector, reader.vectors[i], atol=1e-6)
             for s, e in json.loads(reader._sentences[i]):
                 assert start <= s < e <= end
         assert reader.vectors.shape[0] == len(reader.chunk_ids)
