@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -116,7 +117,15 @@ def make_records(doc: SourceDoc, chunker: SentenceChunker) -> list[ChunkRecord]:
         tokens = title + [t for sent in per_sentence for t in sent]
         xtokens = x_title + [t for sent in x_sentence for t in sent]
         sentence_terms = [a + x for a, x in zip(per_sentence, x_sentence, strict=True)]
-        records.append(ChunkRecord(chunk, tokens, _NO_VECTOR, sentence_terms, xtokens))
+        records.append(
+            ChunkRecord(
+                chunk,
+                " ".join(tokens),
+                _NO_VECTOR,
+                json.dumps(sentence_terms, ensure_ascii=False),
+                " ".join(xtokens),
+            )
+        )
     return records
 
 

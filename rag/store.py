@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +78,15 @@ CREATE TABLE IF NOT EXISTS chroma_deletes (chunk_id TEXT PRIMARY KEY);
 
 @dataclass(frozen=True)
 class ChunkRecord:
-    """A chunk as written: the chunk plus what search needs of it."""
+    """A chunk as written: the chunk plus what search needs of it, in its stored form
+    (tokens space-joined, per-sentence tokens as JSON), made in ingest's workers: one string
+    each crosses the process boundary, not hundreds of small ones."""
 
     chunk: Chunk
-    tokens: list[str]
+    tokens: str
     vector: np.ndarray
-    sentence_tokens: list[list[str]]
-    xtokens: list[str] = field(default_factory=list)
+    sentence_tokens: str
+    xtokens: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,10 @@ class IndexWriter:
                         r.chunk.end,
                         r.chunk.lang,
                         json.dumps(r.chunk.sentences),
-                        " ".join(r.tokens),
+                        r.tokens,
                         r.vector.astype(np.float32).tobytes(),
-                        json.dumps(r.sentence_tokens, ensure_ascii=False),
-                        " ".join(r.xtokens),
+                        r.sentence_tokens,
+                        r.xtokens,
                     )
                     for r in records
                 ],
