@@ -176,6 +176,8 @@ def publication_date(text: str, edge_lines: int = 15) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     edges = lines[:edge_lines] + lines[-5:]
     for line in edges:
+        if len(line.split()) > 30 and not _LABELS.search(line):
+            continue  # prose: a dateline is a date and at most two other words
         found = dates_in(line)
         if found and (_LABELS.search(line) or _is_dateline(line)):
             return found[0].isoformat()
