@@ -280,6 +280,8 @@ class IndexWriter:
         manifest = _read_manifest(self.dir)
         if manifest is None or _segment_paths(self.dir, manifest) is None:
             return None
+        if self._chroma_behind():
+            return None
         current = (
             manifest.get("generation") == _generation(self.conn)
             and manifest.get("fingerprint") == self.settings.fingerprint()
@@ -287,6 +289,12 @@ class IndexWriter:
             and manifest.get("vectors") == _vectors_target(self.settings)
         )
         return manifest if current else None
+
+    def _chroma_behind(self) -> bool:
+        """Whether Chroma lacks chunks or still holds deleted ones (an earlier sync failed)."""
+        unsynced = self.conn.execute("SELECT 1 FROM chunks WHERE synced=0 LIMIT 1").fetchone()
+        deletes = self.conn.execute("SELECT 1 FROM chroma_deletes LIMIT 1").fetchone()
+        return unsynced is not None or deletes is not None
 
     def reset_vectors(self) -> None:
         """Empty the Chroma collection so ``finish`` refills it from SQLite (after a re-chunk,
@@ -321,10 +329,7 @@ class IndexWriter:
                 (json.dumps(asdict(self.settings.embed)),),
             )
         t0 = time.perf_counter()
-        self._sync_chroma()
-        t1 = time.perf_counter()
         segments = self._write_segments(gen)
-        self.timings = {"chroma": t1 - t0, "lexical": time.perf_counter() - t1}
         n_chunks = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
         manifest = self._manifest(gen, n_chunks)
         manifest.update(segments)
@@ -333,6 +338,12 @@ class IndexWriter:
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(self.dir / MANIFEST)
         _drop_old_segments(self.dir, [manifest, previous])
+        # Searchable from here: lexical and exact dense search read the segments. Chroma is
+        # brought in step after; SQLite remembers what it still lacks, so a failure here is
+        # repaired by the next ingest (current_manifest() checks it), whatever happens.
+        t1 = time.perf_counter()
+        self._sync_chroma()
+        self.timings = {"lexical": t1 - t0, "chroma": time.perf_counter() - t1}
         return manifest
 
     def _sync_chroma(self) -> None:

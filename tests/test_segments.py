@@ -347,3 +347,34 @@ def test_reader_processes_serve_while_one_ingest_writes(
         assert proc.returncode == 0, err[-2000:]
         seen = json.loads(out.strip().splitlines()[-1])
         assert seen and set(seen) <= states, (seen, states)
+
+
+def test_a_failed_chroma_sync_is_repaired_by_the_next_ingest(
+    built_index: Settings,
+    copy_index: Callable[..., Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The manifest (what readers search) is written before Chroma is brought in step: when
+    that fails the new article is searchable already, and the next ingest, with nothing new to
+    read, still sends Chroma what it lacks."""
+    from tests.test_ingest import assert_store_consistent
+
+    settings = copy_index(built_index)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    _, name, text, question, _ = NEW_ARTICLES[0]
+    (folder / name).write_text(text, "utf-8")
+
+    def down(self: store.IndexWriter) -> None:
+        raise ConnectionError("Chroma is down")
+
+    monkeypatch.setattr(store.IndexWriter, "_sync_chroma", down)
+    with pytest.raises(ConnectionError):
+        index_paths([folder], settings)
+    monkeypatch.undo()
+    new_id = _top_docs(settings, question)[0]
+    assert new_id.endswith(name)
+    report = index_paths([folder], settings)
+    assert report.unchanged == [new_id] and not report.added
+    assert_store_consistent(settings)
