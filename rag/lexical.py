@@ -219,5 +219,9 @@ def mean_length(token_lists: list[list[str]]) -> float:
 
 
 def load_segment(path: Path) -> Any:
-    """A saved bm25s base segment (None for the empty folder written when there was nothing)."""
-    return Segment.of_bm25s(bm25s.BM25.load(str(path))) if any(path.iterdir()) else None
+    """A saved bm25s base segment (None for the empty folder written when there was nothing),
+    its arrays memory-mapped: opening costs the vocabulary only (0.02-0.07 s instead of
+    0.35 s at 109k passages), and processes serving one index share the pages."""
+    if not any(path.iterdir()):
+        return None
+    return Segment.of_bm25s(bm25s.BM25.load(str(path), mmap=True))

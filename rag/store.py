@@ -849,16 +849,21 @@ class IndexReader:
             "xbm25": [],
         }
         for i, (path, part, where) in enumerate(zip(paths, seqs, positions, strict=True)):
-            block = np.load(path / "vectors.npy")
+            # Memory-mapped: shared by every process serving this index; copied only when
+            # a delta or a deletion means rows must move.
+            block = np.load(path / "vectors.npy", mmap_mode="r")
             if len(block) != len(part):
                 return None
-            if vectors is None:
-                vectors = np.zeros((n, block.shape[1]), dtype=np.float32)
-            if where is None:
-                vectors[:] = block
+            if where is None and len(paths) == 1:
+                vectors = block  # the base alone, rows in place: no copy
             else:
-                alive = where >= 0
-                vectors[where[alive]] = block[alive]
+                if vectors is None:
+                    vectors = np.zeros((n, block.shape[1]), dtype=np.float32)
+                if where is None:
+                    vectors[:] = block
+                else:
+                    alive = where >= 0
+                    vectors[where[alive]] = block[alive]
             for name in indexes:
                 segment = (
                     lexical.load_segment(path / name)
