@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     synced INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+-- Covering indexes: what a reader loads and what the manifest counts, without reading the
+-- rows' tokens, vectors and texts (a reader opened 0.1 s sooner at 109k chunks, the manifest's
+-- queries took 0.03 s instead of 0.13 s).
+CREATE INDEX IF NOT EXISTS chunks_meta ON chunks(seq, chunk_id, doc_id, ord, start, end, lang,
+    sentences);
+CREATE INDEX IF NOT EXISTS documents_lang ON documents(lang);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(doc_id, content_hash);
 -- Chunks deleted from SQLite whose vectors are still in Chroma (removed at the next sync).
 CREATE TABLE IF NOT EXISTS chroma_deletes (chunk_id TEXT PRIMARY KEY);
 """
