@@ -3,7 +3,7 @@ fused as a convex combination of max-normalized scores (or weighted reciprocal r
 top passages re-ranked by their best sentence, with language, source and date filters.
 
 Dense search is exact (a matrix product) by default: Chroma's HNSW loses recall on hashed
-vectors, and exact search over 100k x 1024 floats takes tens of milliseconds on two cores.
+vectors, and exact search over 100k x 256 floats takes about 10 ms on one core.
 ``dense_backend='chroma'`` queries the Chroma collection instead.
 """
 
