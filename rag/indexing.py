@@ -233,7 +233,8 @@ def index_paths(
         ]
         mark = _stage(report, "chunk", mark)
         if isinstance(embedder, HashedNgramEmbedding):
-            idf = _prepare_idf(w, embedder, pool, pending, settings, reindex)
+            # The workers embed; this process only fits and stores the IDF table.
+            idf = _prepare_idf(w, pool, pending, settings, reindex)
             mark = _stage(report, "idf", mark)
             vectors = workers.embed(pool, texts, settings.embed, idf)
         else:
@@ -321,35 +322,30 @@ def _gone(
 
 def _prepare_idf(
     w: IndexWriter,
-    embedder: HashedNgramEmbedding,
     pool: workers.Pool,
     pending: list[tuple[SourceDoc, list[ChunkRecord], bool]],
     settings: Settings,
     reindex: bool,
 ) -> np.ndarray | None:
-    """The index's n-gram IDF table for ``embedder`` (None: unweighted), fitting a new one
+    """The index's n-gram IDF table (None: unweighted), fitting a new one
     when there is none, on a re-index, or when the index has doubled since the last fit; on
     a new fit the stored chunks are re-embedded with it (one transaction). Growth-triggered
     refits keep the total re-embedding work linear in the size of the index."""
     if not settings.embed.idf:
-        embedder.set_idf(None)
         return None
     table, fitted_on = w.idf_state()
     replaced = {doc.doc_id for doc, _, _ in pending}
     kept = w.chunk_count(excluding=replaced)
     total = kept + sum(len(records) for _, records, _ in pending)
     if table is not None and not reindex and total < 2 * max(fitted_on, 1):
-        embedder.set_idf(table)
         return table
     stored = list(w.stored_chunk_texts(excluding=replaced))
     texts = [search_text(title, text) for _, title, text in stored]
     texts += [search_text(doc.title, r.chunk.text) for doc, records, _ in pending for r in records]
     if not texts:
-        embedder.set_idf(table)
         return table
     df = workers.document_frequencies(pool, texts, settings.embed)
-    table = embedder.idf_table(df, len(texts))
-    embedder.set_idf(table)
+    table = HashedNgramEmbedding.idf_table(df, len(texts))
     vectors = workers.embed(pool, texts[: len(stored)], settings.embed, table)
     w.save_idf(table, total, {cid: v for (cid, _, _), v in zip(stored, vectors, strict=True)})
     if stored:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import bm25s
 import numpy as np
@@ -85,7 +84,7 @@ def delta_segment(
     its base document frequency (a term the base never saw is as rare as can be) and lengths
     against the base's mean, so its scores stand beside the base's."""
     n_base = base.n_docs if base is not None else 0
-    avgdl = base_avgdl if base_avgdl > 0 else _mean_length(token_lists)
+    avgdl = base_avgdl if base_avgdl > 0 else mean_length(token_lists)
     vocab: dict[str, int] = {}
     postings: dict[int, list[tuple[int, float]]] = {}
     for doc, tokens in enumerate(token_lists):
@@ -110,10 +109,6 @@ def delta_segment(
         indptr,
         len(token_lists),
     )
-
-
-def _mean_length(token_lists: list[list[str]]) -> float:
-    return float(np.mean([len(t) for t in token_lists])) if token_lists else 1.0
 
 
 class LexicalIndex:
@@ -215,10 +210,10 @@ def positions_of(segment_seqs: np.ndarray, current_seqs: np.ndarray) -> np.ndarr
 
 def mean_length(token_lists: list[list[str]]) -> float:
     """Mean passage length in tokens (what a delta is scored against)."""
-    return _mean_length(token_lists)
+    return float(np.mean([len(t) for t in token_lists])) if token_lists else 1.0
 
 
-def load_segment(path: Path) -> Any:
+def load_segment(path: Path) -> Segment | None:
     """A saved bm25s base segment (None for the empty folder written when there was nothing),
     its arrays memory-mapped: opening costs the vocabulary only (0.02-0.07 s instead of
     0.35 s at 109k passages), and processes serving one index share the pages."""

@@ -336,11 +336,11 @@ class IndexWriter:
                 (json.dumps(asdict(self.settings.embed)),),
             )
         t0 = time.perf_counter()
-        segments = self._write_segments(gen)
+        previous = _read_manifest(self.dir)  # read once: it lists every document's hash
+        segments = self._write_segments(gen, previous)
         n_chunks = int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
         manifest = self._manifest(gen, n_chunks)
         manifest.update(segments)
-        previous = _read_manifest(self.dir)
         tmp = self.dir / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(self.dir / MANIFEST)
@@ -425,7 +425,7 @@ class IndexWriter:
                 nodes = []
         vectorstore.add_nodes(collection, nodes)
 
-    def _write_segments(self, generation: int) -> dict[str, Any]:
+    def _write_segments(self, generation: int, previous: dict[str, Any] | None) -> dict[str, Any]:
         """Write the lexical indexes and the vectors of this generation into a new folder
         under ``segments/``: the chunks added since the base as a delta when the change is
         small, else a new base over every chunk. Returns the manifest's "base" and "delta".
@@ -433,7 +433,7 @@ class IndexWriter:
         Folders are never rewritten in place: a reader holding the previous manifest keeps
         reading the previous folders (the last two manifests' folders are kept)."""
         dim = self.settings.embed.dim
-        base = self._current_base()
+        base = self._current_base(previous)
         if base is not None:
             rows = self.conn.execute(
                 "SELECT seq, tokens, xtokens, vector FROM chunks WHERE seq > ? ORDER BY seq",
@@ -470,10 +470,10 @@ class IndexWriter:
         }
         return {"base": base, "delta": None}
 
-    def _current_base(self) -> dict[str, Any] | None:
-        """The base segment on disk, if a delta may be added to it: written by these settings,
-        over the vectors as they are (an IDF refit re-embeds every chunk), files present."""
-        manifest = _read_manifest(self.dir)
+    def _current_base(self, manifest: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The base segment ``manifest`` names, if a delta may be added to it: written by these
+        settings, over the vectors as they are (an IDF refit re-embeds every chunk), files
+        present."""
         base = manifest.get("base") if manifest else None
         if manifest is None or not isinstance(base, dict):
             return None
