@@ -83,6 +83,14 @@ class EmbedSettings:
     idf: bool = field(
         default=True, metadata={"help": "Weight n-grams by the index's own IDF (fitted at ingest)."}
     )
+    idf_sample: int = field(
+        default=32_768,
+        metadata={
+            "help": "Chunks the IDF table is fitted on, evenly spread over the index (all of "
+            "them when there are fewer): the n-gram statistics settle long before 100k "
+            "chunks, and counting them is a pass over every text."
+        },
+    )
 
     @property
     def is_model(self) -> bool:
@@ -115,6 +123,8 @@ class EmbedSettings:
             )
         if self.batch_size < 1:
             raise ConfigError(f"MANBA_EMBED__BATCH_SIZE is {self.batch_size}; use 1 or more")
+        if self.idf_sample < 10:
+            raise ConfigError(f"MANBA_EMBED__IDF_SAMPLE is {self.idf_sample}; use 10 or more")
         if self.dim < 8 or not 1 <= self.ngram_min <= self.ngram_max:
             raise ConfigError(
                 f"embedding dim={self.dim}, ngram_min={self.ngram_min}, ngram_max="

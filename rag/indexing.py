@@ -320,6 +320,16 @@ def _gone(
     return gone
 
 
+def idf_sample(texts: list[str], size: int) -> list[str]:
+    """At most ``size`` of ``texts``, evenly spread (every text when there are fewer), in
+    order: the same texts give the same sample. Spread rather than the first ``size``, since
+    an index is often ingested source by source."""
+    if len(texts) <= size:
+        return texts
+    picks = np.linspace(0, len(texts) - 1, size).round().astype(np.int64)
+    return [texts[i] for i in np.unique(picks)]
+
+
 def _prepare_idf(
     w: IndexWriter,
     pool: workers.Pool,
@@ -327,7 +337,8 @@ def _prepare_idf(
     settings: Settings,
     reindex: bool,
 ) -> np.ndarray | None:
-    """The index's n-gram IDF table (None: unweighted), fitting a new one
+    """The index's n-gram IDF table (None: unweighted; fitted on at most
+    ``embed.idf_sample`` of the chunks, evenly spread), fitting a new one
     when there is none, on a re-index, or when the index has doubled since the last fit; on
     a new fit the stored chunks are re-embedded with it (one transaction). Growth-triggered
     refits keep the total re-embedding work linear in the size of the index."""
@@ -344,8 +355,9 @@ def _prepare_idf(
     texts += [search_text(doc.title, r.chunk.text) for doc, records, _ in pending for r in records]
     if not texts:
         return table
-    df = workers.document_frequencies(pool, texts, settings.embed)
-    table = HashedNgramEmbedding.idf_table(df, len(texts))
+    sample = idf_sample(texts, settings.embed.idf_sample)
+    df = workers.document_frequencies(pool, sample, settings.embed)
+    table = HashedNgramEmbedding.idf_table(df, len(sample))
     vectors = workers.embed(pool, texts[: len(stored)], settings.embed, table)
     w.save_idf(table, total, {cid: v for (cid, _, _), v in zip(stored, vectors, strict=True)})
     if stored:

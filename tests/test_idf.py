@@ -14,7 +14,8 @@ from test_ingest import assert_store_consistent
 from rag import vectorstore
 from rag.config import EmbedSettings, Settings
 from rag.embeddings import IDF_BUCKETS, make_embedding
-from rag.indexing import index_paths, search_text
+from rag.errors import ConfigError
+from rag.indexing import idf_sample, index_paths, search_text
 from rag.store import IndexReader, IndexWriter
 
 pytestmark = pytest.mark.filterwarnings(
@@ -101,3 +102,54 @@ def test_idf_can_be_switched_off(tmp_path: Path) -> None:
         assert reader.idf_table is None
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize(
+    ("n", "size", "expected"),
+    [
+        (5, 10, [0, 1, 2, 3, 4]),  # fewer texts than the sample: all of them
+        (10, 10, list(range(10))),
+        (10, 4, [0, 3, 6, 9]),  # evenly spread, first and last included
+        (7, 3, [0, 3, 6]),
+    ],
+)
+def test_idf_sample_is_evenly_spread_and_in_order(n: int, size: int, expected: list[int]) -> None:
+    words = [
+        "پوتین",
+        "أردوغان",
+        "Idlib",
+        "سوچی",
+        "الكرملين",
+        "Sochi",
+        "ادلب",
+        "تركيا",
+        "war",
+        "صلح",
+    ]
+    texts = [f"{words[i % len(words)]} {i}" for i in range(n)]
+    sample = idf_sample(texts, size)
+    assert sample == [texts[i] for i in expected]
+    assert idf_sample(texts, size) == sample  # the same texts give the same sample
+
+
+def test_idf_fitted_on_a_sample_of_the_chunks(tmp_path: Path) -> None:
+    full = Settings().with_index(tmp_path / "full")
+    sampled = replace(full, embed=replace(full.embed, idf_sample=10)).with_index(tmp_path / "s")
+    report = index_paths([SAMPLES], full)
+    assert report.total_chunks > 10
+    index_paths([SAMPLES], sampled)
+    full_table, _ = _idf_state(full)
+    table, fitted_on = _idf_state(sampled)
+    assert table is not None and full_table is not None
+    # Fitted on 10 chunks, counted for the whole index (the doubling rule needs the size).
+    assert fitted_on == report.total_chunks
+    assert not np.allclose(table, full_table)
+    # Every stored vector is embedded with the stored table, in both indexes.
+    for settings in (full, sampled):
+        stored, fresh = _fresh_vectors(settings)
+        np.testing.assert_allclose(stored, fresh, atol=1e-6)
+
+
+def test_idf_sample_below_ten_is_refused() -> None:
+    with pytest.raises(ConfigError, match="MANBA_EMBED__IDF_SAMPLE"):
+        EmbedSettings(idf_sample=3)
