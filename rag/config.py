@@ -346,6 +346,20 @@ class UploadSettings:
         _require(1 <= self.max_mb <= 10_000, "UPLOAD__MAX_MB", self.max_mb, "1 to 10000")
 
 
+@dataclass(frozen=True)
+class IngestSettings:
+    max_mb: int = field(
+        default=50,
+        metadata={
+            "help": "Largest file `manba ingest` (and an upload) reads, in MB (MiB): checked "
+            "from the file's size before reading it. A larger file is reported, not read."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.max_mb <= 100_000, "INGEST__MAX_MB", self.max_mb, "1 to 100000")
+
+
 _COLLECTION_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]")
 
 
@@ -460,6 +474,7 @@ class Settings:
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     upload: UploadSettings = field(default_factory=UploadSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
 
     def fingerprint(self) -> str:

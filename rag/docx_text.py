@@ -2,8 +2,12 @@
 
 A .docx is a zip archive; before python-docx opens it, the archive is checked so that a file
 that is not a zip, not a Word document, or a zip bomb (a few KB that inflate to gigabytes) is
-refused with a message instead of exhausting memory. Word stores right-to-left text in logical
-order, so nothing is reordered. The document's core "title" property becomes the title.
+refused with a message instead of exhausting memory. The declared sizes (the zip's directory)
+are checked first, then every member is inflated in 1 MB steps before python-docx reads it: a
+member that inflates past its declared size (a forged directory) fails its CRC check there,
+with memory bounded, instead of being inflated whole by python-docx. Word stores right-to-left
+text in logical order, so nothing is reordered. The document's core "title" property becomes
+the title.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from rag.errors import IngestError
 # Limits on what the archive may inflate to; real news documents are far below them.
 MAX_INFLATED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 200
+_STEP = 1024 * 1024
 
 
 @dataclass
@@ -48,6 +53,29 @@ def _check_archive(data: bytes, path: str) -> None:
             f"refused: the archive inflates to {inflated / 1e6:.0f} MB from {packed / 1e6:.1f} MB "
             "(a zip bomb or a document far larger than text needs)",
         )
+    _check_members(data, path)
+
+
+def _check_members(data: bytes, path: str) -> None:
+    """Inflate every member in bounded steps: zipfile stops at the declared size and checks
+    the CRC, so a member whose directory entry understates it is caught here. python-docx
+    reads a member in one call, which inflates all of it at once whatever was declared."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                with archive.open(info) as member:
+                    while member.read(_STEP):
+                        pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise IngestError(
+            path,
+            f"refused: a damaged or forged archive ({exc}); a member does not match its "
+            "declared size (a zip bomb?) or the file is incomplete",
+        ) from exc
+    except (OSError, ValueError, NotImplementedError, EOFError, RuntimeError) as exc:
+        raise IngestError(path, f"not a readable .docx ({type(exc).__name__}: {exc})") from exc
 
 
 def _blocks(document: Any) -> list[str]:

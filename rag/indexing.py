@@ -177,7 +177,7 @@ def index_paths(
             if progress:
                 progress(Progress("read", read, max(files, read), path.name))
 
-        for item in iter_sources(paths, on_file=on_file):
+        for item in iter_sources(paths, on_file=on_file, max_mb=settings.ingest.max_mb):
             if isinstance(item, IngestError):
                 report.failed.append(item)
                 continue

@@ -4,7 +4,9 @@ Reads .txt and .md (encoding detected: see ``rag.decoding``), saved web pages (.
 text only), .pdf (text layer in logical order), .docx, and .jsonl corpora (one article per line
 with ``id``, ``title``, ``text``, optional ``lang``, and ``date``/``url``/``source`` at the top
 level or in ``meta``). Problems are yielded as IngestError values, never raised, so a batch goes
-on.
+on: a file over the size limit (checked from its size, before reading), a pipe or device, a
+link out of the folder given, a file with no words, and any parser that fails on a hostile
+file each give one IngestError naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,10 @@ _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 _TITLE_MAX = 200
 _ID_MAX = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MB = 1024 * 1024
+# The default of MANBA_INGEST__MAX_MB (rag.config.IngestSettings), for callers without settings.
+DEFAULT_MAX_MB = 50
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def content_hash(text: str) -> str:
@@ -108,6 +115,17 @@ def make_doc(
     )
 
 
+_NO_WORDS = (
+    "no words to index (only spaces, punctuation or invisible marks); check that it is the "
+    "file you meant"
+)
+
+
+def _has_words(text: str) -> bool:
+    """Whether ``text`` has a letter or digit (stops at the first one: cheap on large texts)."""
+    return any(c.isalnum() and c != "\u0640" for c in text)  # tatweel is no letter
+
+
 def _read_decoded(path: Path) -> Decoded | IngestError:
     """The file's text, decoded, or the error that says why it cannot be read."""
     try:
@@ -123,6 +141,9 @@ def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError
     if isinstance(decoded, IngestError):
         yield decoded
         return
+    if not _has_words(decoded.text):
+        yield IngestError(str(path), _NO_WORDS)
+        return
     yield make_doc(doc_id, decoded.text, str(path.resolve()), meta={"encoding": decoded.encoding})
 
 
@@ -132,7 +153,7 @@ def _read_html(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
         yield decoded
         return
     page = extract(decoded.text)
-    if not page.text.strip():
+    if not page.text.strip() or not _has_words(page.text):
         yield IngestError(
             str(path), "an HTML page with no main text (only scripts, menus or forms)"
         )
@@ -182,7 +203,10 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
         return
     text = decoded.text
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Lines end at \n, \r\n or \r only: str.splitlines also splits at U+2028, U+2029 and
+    # U+0085, which JSON allows unescaped inside a string (json.dumps with ensure_ascii=False
+    # writes them raw), and would cut such a row in two.
+    for lineno, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip():
             continue
         try:
@@ -238,7 +262,50 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
         )
 
 
-def _read_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
+def _size(mb: float) -> str:
+    return f"{mb:.0f}" if mb >= 10 else f"{mb:.1f}"
+
+
+def _refusal(path: Path, max_mb: int) -> IngestError | None:
+    """Why ``path`` is not read at all (not a regular file, over the size limit), from its
+    metadata only: a 200 MB file or a pipe that never ends is refused before reading."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return IngestError(str(path), f"cannot read the file: {exc.strerror}")
+    if not stat.S_ISREG(info.st_mode):
+        return IngestError(
+            str(path), "not a regular file (a pipe, socket or device); give Manba files only"
+        )
+    if info.st_size > max_mb * MB:
+        return IngestError(
+            str(path),
+            f"{_size(info.st_size / MB)} MB is over the {max_mb} MB limit for one file "
+            "(MANBA_INGEST__MAX_MB); raise it to index this file",
+        )
+    return None
+
+
+def _read_file(
+    path: Path, rel: str, max_mb: int = DEFAULT_MAX_MB
+) -> Iterator[SourceDoc | IngestError]:
+    refused = _refusal(path, max_mb)
+    if refused is not None:
+        yield refused
+        return
+    try:
+        yield from _parse_file(path, rel)
+    except RecursionError:
+        yield IngestError(str(path), "could not be read (its structure nests too deeply)")
+    except Exception as exc:  # a parser that fails on a hostile file must not end the batch
+        yield IngestError(
+            str(path),
+            f"could not be read ({type(exc).__name__}: {exc}); is the file complete and of "
+            "the type its name says?",
+        )
+
+
+def _parse_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         yield from _read_text_file(path, rel)
@@ -285,9 +352,29 @@ def _walk(paths: list[str | Path]) -> Iterator[tuple[Path, str] | IngestError | 
                     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                         yield Skipped(str(path), path.suffix.lower() or "(none)")
                         continue
+                    if path.is_symlink() and not _inside(path, root):
+                        # Folders given are read, never what their links point to elsewhere
+                        # (os.walk does not follow linked folders either).
+                        yield IngestError(
+                            str(path),
+                            "a link to a file outside the folder given; give that file itself "
+                            "to index it",
+                        )
+                        continue
                     yield path, path.relative_to(root).as_posix()
+        elif root.exists():
+            yield root, root.name  # a pipe or device given by name: refused with the reason
         else:
             yield IngestError(str(root), "no such file or folder")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, links resolved, is under ``root`` (links resolved too)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
 
 
 def count_files(paths: list[str | Path]) -> int:
@@ -296,18 +383,22 @@ def count_files(paths: list[str | Path]) -> int:
 
 
 def iter_sources(
-    paths: list[str | Path], on_file: Callable[[Path], None] | None = None
+    paths: list[str | Path],
+    on_file: Callable[[Path], None] | None = None,
+    *,
+    max_mb: int = DEFAULT_MAX_MB,
 ) -> Iterator[SourceDoc | IngestError | Skipped]:
     """Documents (or errors) from files and folders, in a stable order.
 
     ``doc_id`` is the path relative to the folder given (a file given directly: its name);
     for JSONL it is that plus ``#`` and the row's id. ``on_file`` is called after each file.
+    A file larger than ``max_mb`` MB (``settings.ingest.max_mb``) is reported, not read.
     """
     for item in _walk(paths):
         if not isinstance(item, tuple):
             yield item
             continue
         path, rel = item
-        yield from _read_file(path, rel)
+        yield from _read_file(path, rel, max_mb)
         if on_file:
             on_file(path)

@@ -163,7 +163,13 @@ def _repeated_edges(pages: list[list[str]]) -> set[str]:
 def extract(data: bytes, path: str) -> PdfText:
     """The main text of the PDF in ``data``; IngestError naming ``path`` when there is none."""
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import (
+        DependencyError,
+        FileNotDecryptedError,
+        LimitReachedError,
+        PdfReadError,
+        PyPdfError,
+    )
 
     if b"%PDF-" not in data[:1024]:
         raise IngestError(path, "not a PDF (no %PDF header); is it another kind of file renamed?")
@@ -173,6 +179,12 @@ def extract(data: bytes, path: str) -> PdfText:
             # Many PDFs are encrypted only to set permissions, with an empty user password.
             try:
                 ok = reader.decrypt("")
+            except DependencyError as exc:  # AES needs the cryptography package
+                raise IngestError(
+                    path,
+                    f"an encrypted PDF that cannot be opened here ({exc}); install that "
+                    "package, or save an unprotected copy",
+                ) from exc
             except Exception as exc:  # unsupported encryption algorithms raise here
                 raise IngestError(path, f"an encrypted PDF that cannot be opened ({exc})") from exc
             if not ok:
@@ -187,7 +199,26 @@ def extract(data: bytes, path: str) -> PdfText:
         raise
     except FileNotDecryptedError as exc:
         raise IngestError(path, "an encrypted PDF (it needs a password)") from exc
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except LimitReachedError as exc:
+        # pypdf stops inflating a stream past its limit (75 MB): a decompression bomb, or a
+        # page far larger than any text needs.
+        raise IngestError(
+            path,
+            f"refused: a stream in the PDF inflates past pypdf's limit ({exc}); a "
+            "decompression bomb or a damaged file",
+        ) from exc
+    except (
+        PdfReadError,
+        PyPdfError,
+        DependencyError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OSError,
+        IndexError,
+        ZeroDivisionError,
+    ) as exc:
         raise IngestError(
             path, f"not a readable PDF ({type(exc).__name__}: {exc}); is the file complete?"
         ) from exc
