@@ -7,7 +7,7 @@ SAMPLES := data/samples
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run install install-dev index check lint typecheck pytest test test-local eval eval-answers eval-xling bench clean
+.PHONY: run install install-dev index check lint typecheck pytest test test-local eval eval-answers eval-xling bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,11 @@ eval-xling: install
 	$(BIN)/python benchmarks/xling_fa/build.py --shared $(SHARED) --out $(XLING_TMP)/fa
 	$(BIN)/manba eval --corpus $(XLING_TMP)/fa/corpus.fa.jsonl --qa benchmarks/xling_fa/questions.en-fa.jsonl --ablation --baseline --json reports/eval-xling-fa-en-fa.json
 	$(BIN)/manba eval --corpus $(XLING_TMP)/fa/corpus.en.jsonl --corpus $(XLING_TMP)/fa/corpus.ar.jsonl --qa benchmarks/xling_fa/questions.fa-en.jsonl --ablation --baseline --json reports/eval-xling-fa-fa-en.json
+
+# The property tests of tests/test_fuzz.py with many more examples (hypothesis profile
+# "fuzz"); `make test` runs them with a modest count.
+fuzz: install-dev
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py
 
 # Speed and scale (issue 8): the shared news corpora at about 10k and 110k chunks (all the
 # Arabic and Persian articles in both), Manba and the llama-index defaults baseline; a table on

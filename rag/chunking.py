@@ -155,6 +155,7 @@ def _chunk_spans(text: str, max_tokens: int, overlap_tokens: int, encoding: str)
         unit_tokens.extend(tokens.count([text[s:e] for s, e in pieces], encoding))
     chunks: list[ChunkSpan] = []
     i = 0
+    fresh = 0  # the first unit no chunk holds yet
     while i < len(units):
         j, total = i, unit_tokens[i]
         while j + 1 < len(units) and total + unit_tokens[j + 1] <= max_tokens:
@@ -164,10 +165,16 @@ def _chunk_spans(text: str, max_tokens: int, overlap_tokens: int, encoding: str)
         # check the joined text and give back trailing sentences until it fits.
         while j > i and tokens.count([text[units[i][0] : units[j][1]]], encoding)[0] > max_tokens:
             j -= 1
+        if j < fresh:
+            # Only the overlap fits with the new sentence counted as joined: a chunk of
+            # nothing new would repeat the last one. Start at the new sentence instead.
+            i = fresh
+            continue
         chunk_units = tuple(units[i : j + 1])
         chunks.append(ChunkSpan(len(chunks), chunk_units[0][0], chunk_units[-1][1], chunk_units))
         if j + 1 >= len(units):
             break
+        fresh = j + 1
         # Next chunk starts with the trailing sentences that fit in the overlap budget.
         k, budget = j + 1, 0
         while k - 1 > i and budget + unit_tokens[k - 1] <= overlap_tokens:

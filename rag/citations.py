@@ -11,7 +11,15 @@ from collections.abc import Callable
 
 from rag.types import Citation, Hit
 
-_MARKER = re.compile(r"\[\s*([0-9\u06F0-\u06F9\u0660-\u0669]+)\s*\]")
+# At most six digits: a longer bracketed number is no citation (and int() of thousands of
+# digits raises ValueError). Spaces may pad the number, a line break may not: the answer is
+# written one sentence a line, and "[" ending one line must not pair with "0]" on the next.
+_MARKER = re.compile(r"\[[^\S\n]*([0-9\u06F0-\u06F9\u0660-\u0669]{1,6})[^\S\n]*\]")
+# What a reader of an answer could take for a marker: a bracketed number in any script's digits
+# (Python's \d), of any length, padded with spaces or not, on one line (answers are read line
+# by line). ``inert_markers`` neutralises all of these in document text, so the answer's
+# markers are Manba's alone (ui/render.py reads "[\d+]").
+MARKER_LIKE = re.compile(r"\[[^\S\n]*(\d+)[^\S\n]*\]")
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
@@ -42,15 +50,15 @@ def number_citations(
                 hit.chunk.end,
             )
         )
-        lines.append(f"{_inert(quote)} [{n}]")
+        lines.append(f"{inert_markers(quote)} [{n}]")
     return citations, "\n".join(lines)
 
 
-def _inert(text: str) -> str:
-    """The quote as shown in the answer text: a bracketed number of the document's own (a
-    footnote "[3]") is written with full-width brackets so it cannot be read back as a
-    citation marker. ``Citation.quote`` keeps the exact original."""
-    return _MARKER.sub(lambda m: f"［{m.group(1)}］", text)
+def inert_markers(text: str) -> str:
+    """Document text as shown in an answer or sent to a model: a bracketed number of the
+    document's own (a footnote "[3]", a planted "[۲]") is written with full-width brackets so it
+    cannot be read back as a citation marker. ``Citation.quote`` keeps the exact original."""
+    return MARKER_LIKE.sub(lambda m: f"［{m.group(1)}］", text)
 
 
 def parse_markers(text: str) -> list[int]:

@@ -354,11 +354,12 @@ def search(
     date_to: str | None,
 ) -> None:
     """Print the passages that best match QUERY, best first."""
-    from rag.engine import hit_to_dict
+    from rag.engine import check_question, hit_to_dict
 
     filters = _filters(lang, source, date_from, date_to)
     engine = _engine(index)
     try:
+        query = check_question(query)
         translated = engine.translate(query)
         q, hits = engine.searcher.search(query, k, filters, mode, translations=translated.texts)
     except ManbaError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
@@ -11,12 +12,42 @@ import numpy as np
 from rag import crossling, generate, langs, prompts
 from rag.answer import extractive_answer, no_answer_text
 from rag.config import Settings
-from rag.errors import ModelError
+from rag.errors import EmptyQuestionError, ManbaError, ModelError
 from rag.llm import ChatModel
 from rag.retrieval import Filters, Searcher
 from rag.store import IndexReader
 from rag.translate import Translations, Translator
 from rag.types import Answer, Hit
+
+# The longest question asked: a question is a sentence or a short paragraph; a pasted article
+# is not one, costs a second of analysis per 100,000 characters and would crowd the sources out
+# of a connected model's prompt.
+MAX_QUESTION_CHARS = 2000
+# C0 and C1 control characters (a terminal escape, NUL, BEL): read as a space.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+class QuestionTooLongError(ManbaError):
+    """The question is longer than ``MAX_QUESTION_CHARS``."""
+
+
+def check_question(question: str) -> str:
+    """The question as it is searched and answered, or a ``ManbaError`` that says what to do.
+
+    Control characters become spaces and unpaired surrogates (bytes of a command line that
+    were not UTF-8) the replacement character; an empty question, or one longer than
+    ``MAX_QUESTION_CHARS``, is refused with a message (nothing is cut silently).
+    """
+    text = _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", question or ""))
+    if not text.strip():
+        raise EmptyQuestionError("the question is empty; type a question")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionTooLongError(
+            f"the question is {len(text):,} characters long; the limit is "
+            f"{MAX_QUESTION_CHARS:,}: ask about one thing at a time, in a sentence or two"
+        )
+    return text
 
 
 class Engine:
@@ -85,6 +116,7 @@ class Engine:
         mode: str | None = None,
         rerank: bool = True,
     ) -> list[Hit]:
+        text = check_question(text)
         translated = self.translate(text)
         return self.searcher.search(
             text, k, filters, mode, rerank=rerank, translations=translated.texts
@@ -105,7 +137,7 @@ class Engine:
         extractive answer, with a warning that says so. ``history`` (earlier questions and
         answers of the conversation): a connected model first rewrites a follow-up question
         into a standalone one, which is what is searched and answered."""
-        asked = question
+        asked = question = check_question(question)
         warnings: tuple[str, ...] = ()
         if history and self.model is not None:
             try:
@@ -205,7 +237,8 @@ class Engine:
             raise ModelError("translating a passage needs a connected model (OPENAI_BASE_URL)")
         names = generate.LANG_NAMES
         system, user = prompts.load("translate_passage").render(
-            text=text,
+            # The passage sits between <<< and >>>: its own cannot end it early.
+            text=text.replace("<<<", "\u2039\u2039\u2039").replace(">>>", "\u203a\u203a\u203a"),
             source_lang=names.get(source_lang, source_lang),
             target_lang=names.get(target_lang, target_lang),
         )

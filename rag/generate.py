@@ -16,13 +16,17 @@ from dataclasses import dataclass
 
 from rag import crossling, prompts, tokens
 from rag.analysis import analyze
-from rag.citations import parse_markers
+from rag.citations import MARKER_LIKE, inert_markers, parse_markers
 from rag.types import Citation, Hit
 
 NO_ANSWER = "NO_ANSWER"
 LANG_NAMES = {"fa": "Persian", "ar": "Arabic", "en": "English"}
-_MARKER = re.compile(r"\s*\[\s*([0-9\u06F0-\u06F9\u0660-\u0669]+)\s*\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?؟\n])\s+|(?<=\])\s+(?=[^\[\s])")
+# Markers are taken out of the model's sentences in every form a reader could see as one
+# (citations.MARKER_LIKE); parse_markers says which of them name a source.
+_MARKER = re.compile(r"\s*" + MARKER_LIKE.pattern)
+# A line break always ends a sentence (the answer is shown one sentence a line, and
+# ``unsupported`` counts lines); so do . ! ? ؟ and a citation marker before white space.
+_SENTENCE_END = re.compile(r"\s*\n\s*|(?<=[.!?؟])\s+|(?<=\])\s+(?=[^\[\s])")
 
 
 @dataclass(frozen=True)
@@ -75,15 +79,31 @@ def pack(
 
 
 def render_sources(sources: list[Source]) -> str:
+    """The numbered sources of the prompt, each between ``<source ...>`` and ``</source>``.
+
+    Document text is data: nothing in it can end its source early, open another one or pass
+    for a citation (see ``as_data``); the tags and their attributes are the only markup."""
     return "\n".join(
         f'<source n="{s.n}" lang="{s.hit.chunk.lang}" title="{_attr(s.hit.doc.title)}">\n'
-        f"{s.text.replace('</source>', '</ source>')}\n</source>"
+        f"{as_data(s.text)}\n</source>"
         for s in sources
     )
 
 
+# "<source", "</source", "< / SOURCE" ...: a tag of the prompt's own, written in a document.
+_TAG = re.compile(r"<(?=\s*/?\s*source)", re.IGNORECASE)
+
+
+def as_data(text: str) -> str:
+    """Document text as it goes into a prompt: a tag-like ``<source``/``</source`` gets a
+    look-alike bracket (‹), so it cannot close its source early or open a fake one, and the
+    document's own bracketed numbers ("[1]", "[۲]", "[٣]") get full-width brackets, so neither
+    the model nor the reply's checker can take them for citations of a source."""
+    return inert_markers(_TAG.sub("\u2039", text))
+
+
 def _attr(value: str) -> str:
-    return value.replace('"', "'").replace("\n", " ")[:120]
+    return as_data(value).replace('"', "'").replace("\n", " ").replace(">", "\u203a")[:120]
 
 
 def messages(question: str, answer_lang: str, sources: list[Source]) -> tuple[str, str]:
@@ -119,6 +139,17 @@ def _best_sentence(claim: str, claim_lang: str, source: Source, doc_text: str) -
     return max(scored)[2]
 
 
+def _strip_markers(sentence: str) -> str:
+    """The sentence without its citation markers. Removed until none is left: taking "[1]" out
+    of "[[1]2]" leaves "[2]", which would otherwise reach the answer as a marker of its own."""
+    claim = sentence
+    while True:
+        stripped = _MARKER.sub("", claim)
+        if stripped == claim:
+            return claim.strip()
+        claim = stripped
+
+
 def check(
     reply: str,
     sources: list[Source],
@@ -138,7 +169,10 @@ def check(
     sentences: list[str] = []
     for sentence in split_sentences(stripped):
         cited = parse_markers(sentence)
-        claim = _MARKER.sub("", sentence).strip()
+        claim = _strip_markers(sentence)
+        # Marker-like numbers parse_markers does not read (seven digits or more, other scripts'
+        # digits) are invented citations too.
+        invented += len(MARKER_LIKE.findall(sentence)) - len(cited)
         if not claim:
             continue
         valid = [by_n[n] for n in dict.fromkeys(cited) if n in by_n]

@@ -86,3 +86,50 @@ def fold(text: str) -> str:
 def normalize(text: str) -> str:
     """The search form of a text: ``fold(clean(text))``. Idempotent."""
     return fold(clean(text))
+
+
+_NON_SPACE = re.compile(r"\S+")
+
+
+def clean_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``clean(text)`` and, for each of its characters, the span of ``text`` it comes from.
+
+    A letter's span takes in the marks that follow it; a character NFKC expands (ﷲ) gives each
+    of its letters its own span; removed characters (controls, tatweel, ZWNJ) map to nothing; a
+    space maps to the white space between the words. So every search word points back to an
+    exact span of the stored, displayed text (to highlight what matched). Where cleaning a
+    word one character at a time would differ from cleaning it whole (a final sigma, NFKC
+    joining two letters), its characters all map to the whole word.
+    """
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    prev_end = -1
+    for word in _NON_SPACE.finditer(text):
+        w_start, w_end = word.span()
+        whole = clean(word.group())
+        if not whole:
+            continue
+        pieces: list[tuple[str, int, int]] = []
+        i = w_start
+        while i < w_end:
+            j = i + 1
+            while j < w_end and unicodedata.combining(text[j]):
+                j += 1
+            pieces.append((clean(text[i:j]), i, j))
+            i = j
+        if prev_end >= 0:
+            out.append(" ")
+            spans.append((prev_end, w_start))
+        if "".join(p for p, _, _ in pieces) == whole:
+            for piece, a, b in pieces:
+                out.extend(piece)
+                spans.extend([(a, b)] * len(piece))
+        else:
+            out.extend(whole)
+            spans.extend([(w_start, w_end)] * len(whole))
+        prev_end = w_end
+    cleaned = "".join(out)
+    if cleaned != clean(text):  # not expected; never a wrong span
+        whole_text = clean(text)
+        return whole_text, [(0, len(text))] * len(whole_text)
+    return cleaned, spans
