@@ -11,8 +11,10 @@
     manifest.json   fingerprint, generation, counts, content hashes, base and delta
 
 Chroma is not process-safe for writers, so one writer holds ``.lock``; derived indexes carry
-the generation they were built from, and a reader whose snapshot they do not match rebuilds
-them in memory from its own SQLite snapshot (slower, never wrong).
+the generation they were built from; a reader whose snapshot is ahead of them (an ingest is
+writing, or was killed) serves the chunks the manifest names, and only a reader that cannot
+read them rebuilds them in memory from its own SQLite snapshot (slower, never wrong). A
+writer checks the embedded Chroma store when it opens (rag.health).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from rag import lexical, vectorstore
+from rag import health, lexical, vectorstore
 from rag.analysis import ANALYZER_VERSION
 from rag.config import EmbedSettings, Settings
 from rag.errors import (
@@ -150,8 +152,12 @@ class IndexWriter:
             ) from exc
         self.conn = _connect(self.dir / DB_NAME)
         self.timings: dict[str, float] = {}  # seconds per stage of the last finish()
+        # A Chroma store a killed writer may have broken: checked in a child process when its
+        # files changed since last known good, moved aside and refilled from SQLite if so.
+        self.chroma_repair = health.ensure(settings, self.conn)
 
     def close(self) -> None:
+        health.on_close(self.settings, self.conn)
         self.conn.close()
         fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         self._lock_file.close()
@@ -755,21 +761,35 @@ class IndexReader:
             " d.date, c.seq FROM chunks c JOIN documents d USING(doc_id) ORDER BY c.seq"
         ).fetchall()
         self.generation = _generation(conn)
-        # The derived indexes the manifest names. Written for another generation while an
-        # ingest is writing (it holds the lock), they still serve: this reader then shows
-        # the chunks they cover that its snapshot holds, the old state of the index, and
-        # never waits for or rebuilds anything. With no writer, a mismatch means an ingest
-        # died half-way: the reader rebuilds from its snapshot, so nothing stored is hidden.
+        # The derived indexes the manifest names. Written for another generation (an ingest
+        # is writing, or one was killed half-way), they still serve: this reader then shows
+        # the chunks they cover that its snapshot holds, the state the manifest describes,
+        # and never waits for or rebuilds anything. Serving the snapshot instead would show
+        # a killed ingest's half-written batch, a state no manifest describes (the next
+        # ingest completes it). But a killed ingest that replaced or removed a document has
+        # deleted chunks the manifest names: the manifest's state is gone, and serving what is
+        # left of it would hide that document; then the reader serves its snapshot, every
+        # document whole (rebuilt in memory). While a writer is active the manifest's state
+        # serves in any case: a document being replaced is out of sight until it finishes.
         manifest = _read_manifest(self.dir) or {}
         segments = self._segment_seqs(manifest)
-        if (
-            segments is not None
-            and manifest.get("generation") != self.generation
-            and _writer_active(self.dir)
-        ):
+        if segments is not None and manifest.get("generation") != self.generation:
             known = np.concatenate(segments)
-            keep = np.isin(np.array([r[9] for r in rows], dtype=np.int64), known)
-            rows = [r for r, k in zip(rows, keep, strict=True) if k]
+            seqs = np.array([r[9] for r in rows], dtype=np.int64)
+            keep = np.isin(seqs, known)
+            writing = _writer_active(self.dir)
+            if writing or np.isin(known, seqs).all():
+                if not writing:
+                    log.warning(
+                        "the index at %s has changes an ingest did not finish; serving the "
+                        "state its manifest describes. Run `manba ingest PATH --index %s` to "
+                        "complete it.",
+                        self.dir,
+                        self.dir,
+                    )
+                rows = [r for r, k in zip(rows, keep, strict=True) if k]
+            else:
+                segments = None  # rebuilt from the snapshot below (_load_derived warns)
         if not rows:
             raise EmptyIndexError(
                 f"the index at {self.dir} has no passages; add documents with "

@@ -75,11 +75,14 @@ def test_interrupted_ingest_is_seen_and_repaired(
     with pytest.raises(KeyboardInterrupt):
         index_paths([folder], settings)
     monkeypatch.undo()
-    # The store has the new text, the derived files do not: a reader must notice.
+    # The killed run replaced en.txt's chunks, which the manifest names: its state is gone,
+    # so a reader serves what is stored, every document whole (none hidden), and says so.
     engine = Engine(settings)
     try:
         hits = engine.search("Kabul", mode="bm25")
         assert hits and hits[0].doc.doc_id == "en.txt" and "Kabul" in hits[0].chunk.text
+        reader = engine.searcher.reader
+        assert set(reader.doc_ids) == {"fa.txt", "ar.txt", "en.txt"}
     finally:
         engine.close()
     # The next ingest finds nothing new to read but brings Chroma and BM25 back in step.
