@@ -8,20 +8,14 @@ samples and one hostile document whose text tries to become Markdown and HTML.
 
 from __future__ import annotations
 
-import http.server
-import os
 import re
 import socket
-import subprocess
-import threading
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import ROOT, SAMPLES, VENV_BIN
+from browser_support import Listener, chromium, listening, streamlit_server
+from conftest import ROOT, SAMPLES
 
 from rag.config import Settings
 from rag.engine import Engine
@@ -29,67 +23,11 @@ from rag.indexing import index_paths
 from rag.retrieval import Filters
 from rag.types import Answer
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-extensions",
-]
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install Debian's chromium (apt-get install chromium)")
-    pytest.skip(
-        "Debian chromium is not installed: apt-get install chromium", allow_module_level=True
-    )
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Listener(http.server.ThreadingHTTPServer):
-    """A local HTTP server that records every path asked of it (a leak would land here)."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        listener = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                listener.paths.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
 
 @pytest.fixture(scope="module")
-def listener() -> Iterator[_Listener]:
-    server = _Listener()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def listener() -> Iterator[Listener]:
+    with listening() as server:
+        yield server
 
 
 HOSTILE_QUESTION = "When do the Zanzibar night ferries to Pemba island start?"
@@ -111,7 +49,7 @@ def hostile_text(port: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def app_index(tmp_path_factory: pytest.TempPathFactory, listener: _Listener) -> Settings:
+def app_index(tmp_path_factory: pytest.TempPathFactory, listener: Listener) -> Settings:
     """The bundled samples plus the hostile document, which points at this module's listener."""
     folder = tmp_path_factory.mktemp("browser")
     hostile = folder / "hostile"
@@ -127,31 +65,8 @@ def app_index(tmp_path_factory: pytest.TempPathFactory, listener: _Listener) -> 
 def app_port(app_index: Settings) -> Iterator[int]:
     """A Streamlit server on 127.0.0.1 with the repository's .streamlit/config.toml, started
     the way ``make run`` starts it (``python -m ui.serve``)."""
-    port = _free_port()
-    env = {**os.environ, "MANBA_INDEX_DIR": str(app_index.index_dir)}
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "python"), "-m", "ui.serve", "--server.port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        out = proc.stdout.read().decode() if proc.stdout else ""
-        raise RuntimeError(f"streamlit did not come up on {url}:\n{out}")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=20)
+    with streamlit_server({"MANBA_INDEX_DIR": str(app_index.index_dir)}) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -161,10 +76,8 @@ def app_url(app_port: int) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _ask(
@@ -253,7 +166,7 @@ def test_websocket_only_for_allowed_hosts(app_port: int) -> None:
 
 
 def test_browser_hostile_document_stays_text(
-    browser: object, app_url: str, listener: _Listener
+    browser: object, app_url: str, listener: Listener
 ) -> None:
     dialogs: list[str] = []
     page, requests = _ask(browser, app_url, HOSTILE_QUESTION, dialogs)

@@ -33,6 +33,7 @@ from ui.render import (
     block,
     card_head,
     citation_card,
+    message,
     passage_html,
     safe,
     why_matched,
@@ -143,14 +144,16 @@ def sidebar_filters(engine: Engine, settings: Settings) -> tuple[Filters, int]:
 
 
 def describe(filters: Filters) -> str:
-    """The filters in force, in a short line ('' when none)."""
+    """The filters in force, in a short line of Markdown ('' when none); outlet names are
+    documents' words, written as text (``message``)."""
     parts = []
     if filters.langs:
-        parts.append("languages " + ", ".join(filters.langs))
+        parts.append("languages " + ", ".join(message(x) for x in filters.langs))
     if filters.sources:
-        parts.append("outlets " + ", ".join(filters.sources))
+        parts.append("outlets " + ", ".join(message(x) for x in filters.sources))
     if filters.date_from or filters.date_to:
-        parts.append(f"dates {filters.date_from or '…'} to {filters.date_to or '…'}")
+        dates = f"{filters.date_from or '…'} to {filters.date_to or '…'}"
+        parts.append(f"dates {message(dates)}")
     return "Filters: " + "; ".join(parts) if parts else ""
 
 
@@ -196,7 +199,7 @@ def render_answer(answer: Answer, key: str, engine: Engine) -> None:
     with left:
         st.subheader("Answer")
         for warning in answer.warnings:
-            st.warning(warning)
+            st.warning(message(warning))
         if answer.abstained:
             st.warning(
                 "No answer found in the documents. The closest passages are listed, as leads "
@@ -210,14 +213,15 @@ def render_answer(answer: Answer, key: str, engine: Engine) -> None:
             )
         if answer.generated_by and not answer.abstained:
             st.caption(
-                f"Written by {answer.generated_by}; each citation is checked against the "
+                f"Written by {message(answer.generated_by)}; each citation is checked against the "
                 "passage it names and shown on the right."
             )
             lines = answer.answer.split("\n")
             for n in answer.unsupported:
                 if n < len(lines):
                     st.warning(
-                        f"This sentence cites no source, so nothing here supports it: {lines[n]}"
+                        "This sentence cites no source, so nothing here supports it: "
+                        + message(lines[n])
                     )
             if answer.invented_citations:
                 st.warning(
@@ -306,7 +310,7 @@ def _translation(engine: Engine, text: str, source: str, target: str, key: str) 
         try:
             done = st.session_state[key] = engine.translate_passage(text, source, target)
         except ManbaError as err:
-            st.warning(str(err))
+            st.warning(message(str(err)))
     if done:
         st.caption(f"Machine translation by {engine.model.label if engine.model else 'the model'}:")
         st.markdown(block(safe(done), target, "opacity: 0.85;"), unsafe_allow_html=True)
@@ -344,19 +348,22 @@ def _ask(engine: Engine, question: str, k: int, filters: Filters) -> Answer:
     turns = [(a.standalone or a.question, a.answer) for a in st.session_state.get("history", [])]
     if not engine.writes_answers:
         return engine.ask(question, k, filters, history=turns)
-    with st.chat_message("assistant"):
+    # The streaming bubble lives in a slot emptied afterwards: emptying the text alone left an
+    # empty assistant bubble above the conversation until the next run.
+    slot = st.empty()
+    with slot.container(), st.chat_message("assistant"):
         box = st.empty()
-        pieces: list[str] = []
-        lang = detect(question)
+    pieces: list[str] = []
+    lang = detect(question)
 
-        def on_text(piece: str) -> None:
-            pieces.append(piece)
-            box.markdown(block(safe("".join(pieces)) + " ▌", lang), unsafe_allow_html=True)
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        box.markdown(block(safe("".join(pieces)) + " ▌", lang), unsafe_allow_html=True)
 
-        try:
-            return engine.ask(question, k, filters, on_text=on_text, history=turns)
-        finally:
-            box.empty()
+    try:
+        return engine.ask(question, k, filters, on_text=on_text, history=turns)
+    finally:
+        slot.empty()
 
 
 def ask_page(engine: Engine, settings: Settings) -> None:
@@ -375,7 +382,7 @@ def ask_page(engine: Engine, settings: Settings) -> None:
         try:
             answer = _ask(engine, question, k, filters)
         except ManbaError as err:
-            st.error(str(err))
+            st.error(message(str(err)))
         except Exception:
             logger.exception("could not answer %r from %s", question, index_dir)
             st.error(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from rag.langs import direction
 from rag.normalize import normalize
 from rag.store import DocRow, writer
 from ui.document import render_document
-from ui.render import LANG_NAMES, block, safe
+from ui.render import LANG_NAMES, block, message, safe
 
 logger = logging.getLogger("manba.app")
 
@@ -44,6 +45,9 @@ PAGE_SIZE = 50
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 _RESERVED = frozenset('/\\:*?"<>|')
 _FSI, _PDI = "\u2068", "\u2069"  # first-strong isolate: a name in a sentence keeps its order
+# Sessions of one server write the index one after another: the index's lock refuses a second
+# writer at once (IndexBusyError), which two people uploading at the same time would meet.
+_WRITING = threading.Lock()
 
 # --- names -------------------------------------------------------------------------------
 
@@ -144,6 +148,15 @@ def index_uploads(
     are indexed, and nothing already indexed is lost. A document's id is its stored file
     name; a name already used by a document from elsewhere gets a number, " (2)".
     """
+    with _WRITING:
+        return _index_uploads(files, settings, progress)
+
+
+def _index_uploads(
+    files: Sequence[tuple[str, bytes]],
+    settings: Settings,
+    progress: Callable[[Progress], None] | None,
+) -> list[UploadResult]:
     results: dict[int, UploadResult] = {}
     todo: list[tuple[int, str, bytes]] = []
     for i, (name, content) in enumerate(files):
@@ -231,16 +244,17 @@ def _put_back(target: Path, previous: Path | None) -> None:
 def remove_document(doc_id: str, settings: Settings) -> bool:
     """Remove one document from the index (the derived indexes follow). An uploaded original
     that no other document comes from is deleted too; files elsewhere are never touched."""
-    with writer(settings) as w:
-        paths = dict(w.stored_paths())
-    removed, _ = remove_documents([doc_id], settings)
-    path = paths.get(doc_id)
-    if removed and path:
-        source = Path(path)
-        shared = any(p == path for d, p in paths.items() if d != doc_id)
-        if not shared and source.parent == uploads_dir(settings).resolve():
-            source.unlink(missing_ok=True)
-    return bool(removed)
+    with _WRITING:
+        with writer(settings) as w:
+            paths = dict(w.stored_paths())
+        removed, _ = remove_documents([doc_id], settings)
+        path = paths.get(doc_id)
+        if removed and path:
+            source = Path(path)
+            shared = any(p == path for d, p in paths.items() if d != doc_id)
+            if not shared and source.parent == uploads_dir(settings).resolve():
+                source.unlink(missing_ok=True)
+        return bool(removed)
 
 
 # --- listing ------------------------------------------------------------------------------
@@ -467,8 +481,8 @@ def _flash(kind: str, text: str) -> None:
 
 
 def _esc(text: str) -> str:
-    """Text for a status message (Markdown): escaped, on one line."""
-    return safe(" ".join(text.split()))
+    """Text for a status message (Markdown): escaped, on one line, no autolink."""
+    return message(text)
 
 
 def _name(text: str) -> str:

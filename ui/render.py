@@ -72,6 +72,22 @@ def safe(text: str) -> str:
     return _LINE_BREAK.sub("<br>", "".join(_ENTITIES.get(c, c) for c in text))
 
 
+# Markdown outside an HTML block also makes links of bare URLs and e-mail addresses ("GFM
+# autolink literals": http://, https://, www., mailto:, xmpp:, a@b.c, matched on the decoded
+# text, so entities do not stop them): a word joiner (invisible) breaks each such pattern.
+_AUTOLINK = re.compile(
+    r"(?<=http)(?=:)|(?<=https)(?=:)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)|(?<=www)(?=\.)|(?=@)",
+    re.IGNORECASE,
+)
+
+
+def message(text: str) -> str:
+    """Text for Markdown elements (``st.warning``, ``st.error``, ``st.caption``): escaped as
+    ``safe`` does, on one line and with no autolink, so a model's reply or a document's words
+    quoted in a message stay text (no image is fetched, no link is made)."""
+    return safe(_AUTOLINK.sub("\u2060", " ".join(text.split())))
+
+
 def block(text: str, lang: str, extra: str = "") -> str:
     return (
         f'<div dir="{direction(lang)}" lang="{lang}" class="manba-text" '

@@ -14,10 +14,14 @@ import sys
 
 def warm_up() -> None:
     """Import what the first page needs and load the cross-lingual lexicon (no index is
-    opened: the app opens the one its settings name)."""
+    opened: the app opens the one its settings name). Every module app.py imports is
+    imported here, so sessions starting together never import one for the first time at
+    once."""
     import rag.engine  # noqa: F401  (llama-index, bm25s, numpy)
     import ui.ask
-    import ui.library  # noqa: F401
+    import ui.evaluate
+    import ui.library
+    import ui.model_panel  # noqa: F401
     from rag import crossling
 
     crossling.lexicon()
