@@ -352,7 +352,8 @@ class IngestSettings:
         default=50,
         metadata={
             "help": "Largest file `manba ingest` (and an upload) reads, in MB (MiB): checked "
-            "from the file's size before reading it. A larger file is reported, not read."
+            "from the file's size before reading it. A larger file is reported, not read. In a "
+            "JSONL corpus the limit is each row's (one document), not the file's."
         },
     )
 

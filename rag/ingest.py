@@ -4,9 +4,9 @@ Reads .txt and .md (encoding detected: see ``rag.decoding``), saved web pages (.
 text only), .pdf (text layer in logical order), .docx, and .jsonl corpora (one article per line
 with ``id``, ``title``, ``text``, optional ``lang``, and ``date``/``url``/``source`` at the top
 level or in ``meta``). Problems are yielded as IngestError values, never raised, so a batch goes
-on: a file over the size limit (checked from its size, before reading), a pipe or device, a
-link out of the folder given, a file with no words, and any parser that fails on a hostile
-file each give one IngestError naming the file and the reason.
+on: a file over the size limit (checked from its size, before reading; for JSONL, each row),
+a pipe or device, a link out of the folder given, a file with no words, and any parser that
+fails on a hostile file each give one IngestError naming the file and the reason.
 """
 
 from __future__ import annotations
@@ -196,7 +196,11 @@ def _read_docx(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:
     yield make_doc(doc_id, doc.text, str(path.resolve()), title=doc.title, meta={"format": "docx"})
 
 
-def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
+def _read_jsonl(
+    path: Path, rel: str, max_mb: int = DEFAULT_MAX_MB
+) -> Iterator[SourceDoc | IngestError]:
+    """One document per row. The size limit is a row's, not the file's: a corpus of many
+    articles is one large file."""
     decoded = _read_decoded(path)
     if isinstance(decoded, IngestError):
         yield decoded
@@ -208,6 +212,14 @@ def _read_jsonl(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
     # writes them raw), and would cut such a row in two.
     for lineno, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip():
+            continue
+        if len(line) > max_mb * MB // 4 and len(line.encode("utf-8")) > max_mb * MB:
+            yield IngestError(
+                str(path),
+                f"this row is {_size(len(line.encode('utf-8')) / MB)} MB, over the {max_mb} MB "
+                "limit for one document (MANBA_INGEST__MAX_MB); raise it to index this row",
+                line=lineno,
+            )
             continue
         try:
             row = json.loads(line)
@@ -268,7 +280,8 @@ def _size(mb: float) -> str:
 
 def _refusal(path: Path, max_mb: int) -> IngestError | None:
     """Why ``path`` is not read at all (not a regular file, over the size limit), from its
-    metadata only: a 200 MB file or a pipe that never ends is refused before reading."""
+    metadata only: a 200 MB file or a pipe that never ends is refused before reading. A JSONL
+    corpus holds many documents: its rows are checked against the limit instead."""
     try:
         info = path.stat()
     except OSError as exc:
@@ -277,7 +290,7 @@ def _refusal(path: Path, max_mb: int) -> IngestError | None:
         return IngestError(
             str(path), "not a regular file (a pipe, socket or device); give Manba files only"
         )
-    if info.st_size > max_mb * MB:
+    if info.st_size > max_mb * MB and path.suffix.lower() != ".jsonl":
         return IngestError(
             str(path),
             f"{_size(info.st_size / MB)} MB is over the {max_mb} MB limit for one file "
@@ -294,7 +307,7 @@ def _read_file(
         yield refused
         return
     try:
-        yield from _parse_file(path, rel)
+        yield from _parse_file(path, rel, max_mb)
     except RecursionError:
         yield IngestError(str(path), "could not be read (its structure nests too deeply)")
     except Exception as exc:  # a parser that fails on a hostile file must not end the batch
@@ -305,14 +318,14 @@ def _read_file(
         )
 
 
-def _parse_file(path: Path, rel: str) -> Iterator[SourceDoc | IngestError]:
+def _parse_file(path: Path, rel: str, max_mb: int) -> Iterator[SourceDoc | IngestError]:
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         yield from _read_text_file(path, rel)
     elif suffix in HTML_SUFFIXES:
         yield from _read_html(path, rel)
     elif suffix == ".jsonl":
-        yield from _read_jsonl(path, rel)
+        yield from _read_jsonl(path, rel, max_mb)
     elif suffix == ".pdf":
         yield from _read_pdf(path, rel)
     elif suffix == ".docx":

@@ -681,3 +681,24 @@ def _main() -> None:  # pragma: no cover - a look at the table: python tests/tes
 
 if __name__ == "__main__":  # pragma: no cover
     _main()
+
+
+def test_the_size_limit_of_a_jsonl_corpus_is_per_row(tmp_path: Path) -> None:
+    """A JSONL corpus is many documents in one file: a file over the limit is read, and only
+    a row over it is refused, with its line number."""
+    rows = [{"id": f"fa-{n}", "text": f"{FA} ({n})"} for n in range(60)]
+    rows += [{"id": f"ar-{n}", "text": f"{AR} ({n})"} for n in range(60)]
+    rows.insert(7, {"id": "huge", "text": EN * (1024 * 1024 // len(EN) + 2)})
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert path.stat().st_size > 1024 * 1024 + 60 * len(FA.encode())
+    settings = Settings(ingest=IngestSettings(max_mb=1)).with_index(tmp_path / "index")
+    report = index_paths([path], settings)
+    assert len(report.added) == 120 and "corpus.jsonl#huge" not in report.added
+    (err,) = report.failed
+    assert err.line == 8 and err.path == str(path)
+    assert "over the 1 MB limit for one document (MANBA_INGEST__MAX_MB)" in err.reason
+    single = tmp_path / "single.txt"
+    single.write_bytes(path.read_bytes())  # the same bytes as one document: refused whole
+    (refused,) = index_paths([single], settings).failed
+    assert "over the 1 MB limit for one file" in refused.reason
