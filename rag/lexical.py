@@ -13,8 +13,11 @@ the rest of retrieval sees one index: ``vocab_dict``, ``doc_freqs``, ``postings`
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import bm25s
@@ -206,6 +209,49 @@ def positions_of(segment_seqs: np.ndarray, current_seqs: np.ndarray) -> np.ndarr
         else np.zeros(len(segment_seqs), dtype=bool)
     )
     return np.where(ok, found, -1).astype(np.int64)
+
+
+def build_base(texts: Iterable[str], *, k1: float, b: float) -> tuple[bm25s.BM25 | None, float]:
+    """A bm25s index (Lucene BM25, bm25s's default) over passages given as space-joined
+    tokens, one at a time, and their mean length in tokens (1.0 with no passage).
+
+    The same scores as ``bm25s.BM25(k1, b).index(token_lists)``, built in one pass that keeps
+    only each passage's distinct terms and counts (compact arrays, 12 bytes a posting) instead
+    of every passage's token list and bm25s's intermediate structures: a base over 109k
+    passages held several GB that way. None when no passage has a token (bm25s cannot index
+    that either)."""
+    vocab: dict[str, int] = {}
+    term_ids, counts, owners, lengths = array("i"), array("i"), array("i"), array("i")
+    for doc, text in enumerate(texts):
+        tokens = text.split()
+        lengths.append(len(tokens))
+        tf = Counter(tokens)
+        term_ids.extend([vocab.setdefault(term, len(vocab)) for term in tf])
+        counts.extend(tf.values())
+        owners.extend(repeat(doc, len(tf)))
+    n_docs = len(lengths)
+    length = np.frombuffer(lengths, dtype=np.int32) if n_docs else np.zeros(0, np.int32)
+    avgdl = float(length.mean()) if n_docs else 1.0
+    if not vocab:
+        return None, avgdl
+    tid = np.frombuffer(term_ids, dtype=np.int32)
+    df = np.bincount(tid, minlength=len(vocab))
+    norm = (k1 * (1 - b + b * length / avgdl)).astype(np.float32)
+    tf_arr = np.frombuffer(counts, dtype=np.int32).astype(np.float32)
+    owner = np.frombuffer(owners, dtype=np.int32)
+    scores = idf(df, float(n_docs)).astype(np.float32)[tid] * (tf_arr / (tf_arr + norm[owner]))
+    del tf_arr
+    order = np.argsort(tid, kind="stable")  # by term, passages ascending within a term
+    index = bm25s.BM25(k1=k1, b=b)
+    index.scores = {
+        "data": scores[order].astype(np.float32),
+        "indices": owner[order].astype(np.int32),
+        "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
+        "num_docs": n_docs,
+    }
+    index.vocab_dict = vocab
+    index.nonoccurrence_array = None  # Lucene BM25 has none (bm25s sets it in index())
+    return index, avgdl
 
 
 def mean_length(token_lists: list[list[str]]) -> float:

@@ -457,20 +457,26 @@ class IndexWriter:
                     "base": base,
                     "delta": {"path": path, "chunks": len(rows), "deleted": deleted},
                 }
-        seqs, _, tokens, xtokens, vectors = _load_chunk_arrays(self.conn, dim)
+        # A new base, streamed from SQLite one leg at a time: no list of every chunk's
+        # tokens, and the vectors written into the file in blocks.
+        seqs = np.fromiter(
+            (r[0] for r in self.conn.execute("SELECT seq FROM chunks ORDER BY seq")),
+            dtype=np.int64,
+        )
         path = f"{SEGMENTS}/base-{generation}"
+        avgdl: dict[str, float] = {}
         with _new_folder(self.dir / path) as folder:
-            _write_bm25(folder, "bm25", tokens, self.settings)
-            _write_bm25(folder, "xbm25", xtokens, self.settings)
-            np.save(folder / "vectors.npy", vectors)
+            for name, column in (("bm25", "tokens"), ("xbm25", "xtokens")):
+                avgdl[name] = _write_base_bm25(self.conn, folder / name, column, self.settings)
+            _write_vectors(self.conn, folder / "vectors.npy", len(seqs), dim)
             np.save(folder / "seq.npy", seqs)
         base = {
             "path": path,
             "generation": generation,
             "chunks": len(seqs),
             "max_seq": int(seqs.max()) if len(seqs) else 0,
-            "avgdl": lexical.mean_length(tokens),
-            "xavgdl": lexical.mean_length(xtokens),
+            "avgdl": avgdl["bm25"],
+            "xavgdl": avgdl["xbm25"],
             "vectors_epoch": _meta(self.conn, "vectors_epoch") or "0",
             "fingerprint": self.settings.fingerprint(),
         }
@@ -621,12 +627,39 @@ def _build_bm25(tokens: list[list[str]], settings: Settings) -> bm25s.BM25 | Non
     return retriever
 
 
-def _write_bm25(folder: Path, name: str, tokens: list[list[str]], settings: Settings) -> None:
-    built = _build_bm25(tokens, settings)
+def _write_base_bm25(
+    conn: sqlite3.Connection, folder: Path, column: str, settings: Settings
+) -> float:
+    """Write the bm25s index of every chunk's ``column`` (tokens or xtokens), in seq order,
+    into ``folder`` (left empty when no chunk has a token); returns the mean length."""
+    built, avgdl = lexical.build_base(
+        (row[0] for row in conn.execute(f"SELECT {column} FROM chunks ORDER BY seq")),
+        k1=settings.retrieval.bm25_k1,
+        b=settings.retrieval.bm25_b,
+    )
     if built is not None:
-        built.save(str(folder / name))
+        built.save(str(folder), show_progress=False)
     else:
-        (folder / name).mkdir()
+        folder.mkdir()
+    return avgdl
+
+
+def _write_vectors(conn: sqlite3.Connection, path: Path, n: int, dim: int) -> None:
+    """Every chunk's vector, in seq order, into the .npy file at ``path`` a block at a time."""
+    if n == 0:
+        np.save(path, np.zeros((0, dim), dtype=np.float32))
+        return
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
+    cursor = conn.execute("SELECT vector FROM chunks ORDER BY seq")
+    row = 0
+    while blobs := cursor.fetchmany(8192):
+        block = np.frombuffer(b"".join(b for (b,) in blobs), dtype=np.float32)
+        out[row : row + len(blobs)] = block.reshape(len(blobs), dim)
+        row += len(blobs)
+    if row != n:
+        raise IndexDamagedError(f"{path}: {row} vectors for {n} chunks; run the ingest again")
+    out.flush()
+    del out
 
 
 @contextmanager

@@ -200,6 +200,37 @@ def test_delta_scores_are_bm25_with_the_base_statistics() -> None:
     assert index.doc_freqs()[index.vocab_dict["putin"]] == 3
 
 
+def test_a_streamed_base_scores_as_bm25s_does(tmp_path: Path) -> None:
+    """``lexical.build_base`` (one pass over space-joined tokens, compact postings) gives the
+    scores bm25s gives for the same passages, saved and loaded in bm25s's format."""
+    passages = [
+        "پوتين اردوغان ادلب دیدار سوچی پوتين".split(),
+        "بوتين أردوغان إدلب قمة سوتشي".split(),
+        [],  # a passage with no token (only punctuation) keeps its place
+        "putin erdogan idlib talk sochi putin putin".split(),
+        "oil price rise ادلب".split(),
+        "کرملین الكرملين kremlin".split(),
+    ]
+    reference = bm25s.BM25(k1=1.2, b=0.75)
+    reference.index(passages, show_progress=False)
+    built, avgdl = lexical.build_base((" ".join(p) for p in passages), k1=1.2, b=0.75)
+    assert built is not None and avgdl == pytest.approx(lexical.mean_length(passages))
+    built.save(str(tmp_path / "base"), show_progress=False)
+    loaded = lexical.load_segment(tmp_path / "base")
+    assert loaded is not None and loaded.n_docs == len(passages)
+    ours = lexical.LexicalIndex([(loaded, None)], len(passages))
+    theirs = lexical.LexicalIndex([(lexical.Segment.of_bm25s(reference), None)], len(passages))
+    for term in {t for p in passages for t in p}:
+        assert np.allclose(ours.get_scores([term]), theirs.get_scores([term]), rtol=1e-5), term
+        assert (
+            ours.doc_freqs()[ours.vocab_dict[term]] == theirs.doc_freqs()[theirs.vocab_dict[term]]
+        )
+    assert np.allclose(
+        ours.get_scores(["پوتين", "idlib", "ادلب"]), theirs.get_scores(["پوتين", "idlib", "ادلب"])
+    )
+    assert lexical.build_base(iter(["", " "]), k1=1.2, b=0.75)[0] is None
+
+
 def test_deleted_passages_drop_out_of_a_segment() -> None:
     base = bm25s.BM25()
     base.index([["a", "b"], ["a"], ["b", "c"]], show_progress=False)
