@@ -125,6 +125,19 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: pages shared between processes (the workers fork from one
+    server that imported everything) counted once across them, not once in each."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_measured(args: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
     """Run ``args`` under a wrapper whose only child it is; the wrapper's RUSAGE_CHILDREN
     ru_maxrss is that child's (or its largest descendant's) peak RSS. The summed RSS of the
@@ -134,14 +147,15 @@ def run_measured(args: list[str], env: dict[str, str], log: Path) -> dict[str, A
     t0 = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(wrapper, env=env, stdout=out, stderr=subprocess.STDOUT)
-        peak_tree = 0
+        peak_tree = peak_pss = 0
         stop = threading.Event()
 
         def sample() -> None:
-            nonlocal peak_tree
+            nonlocal peak_tree, peak_pss
             while not stop.wait(0.2):
-                total = sum(_rss_kb(p) for p in _tree(proc.pid)[1:])  # the wrapper left out
-                peak_tree = max(peak_tree, total)
+                tree = _tree(proc.pid)[1:]  # the wrapper left out
+                peak_tree = max(peak_tree, sum(_rss_kb(p) for p in tree))
+                peak_pss = max(peak_pss, sum(_pss_kb(p) for p in tree))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -155,6 +169,7 @@ def run_measured(args: list[str], env: dict[str, str], log: Path) -> dict[str, A
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(wrapped["maxrss_kb"] / 1024, 1),
         "peak_tree_rss_mb": round(peak_tree / 1024, 1),
+        "peak_tree_pss_mb": round(peak_pss / 1024, 1),
         "output": log.read_text(errors="replace"),
     }
 
@@ -305,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{BIG} with MANBA_INGEST__MAX_MB={raised}: exit code {big_run['exit_code']}, "
         f"{big_run['seconds']} s, {big_report.get('chunks_written', '?')} chunks, child peak "
         f"RSS {big_run['peak_rss_mb']} MB (RUSAGE_CHILDREN ru_maxrss), process tree peak "
-        f"{big_run['peak_tree_rss_mb']} MB; stages {big_report.get('stages', {})}"
+        f"{big_run['peak_tree_rss_mb']} MB (PSS {big_run['peak_tree_pss_mb']} MB); stages "
+        f"{big_report.get('stages', {})}"
     )
     if big_run["exit_code"] != 0:
         print(big_run["output"][-3000:])

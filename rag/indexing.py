@@ -21,7 +21,7 @@ from rag.config import Settings
 from rag.embeddings import HashedNgramEmbedding, ModelEmbedding, make_embedding
 from rag.errors import IndexNotFoundError, IngestError
 from rag.ingest import Skipped, count_files, iter_sources
-from rag.store import ChunkRecord, IndexWriter, writer
+from rag.store import ChunkRecord, IndexWriter, release_memory, writer
 from rag.types import Chunk, SourceDoc
 
 log = logging.getLogger(__name__)
@@ -158,15 +158,11 @@ def index_paths(
     if isinstance(embedder, ModelEmbedding):
         # The model's own dimension is what the index stores (a request the first time).
         settings = replace(settings, embed=replace(settings.embed, dim=embedder.dimension()))
+    model = None if isinstance(embedder, HashedNgramEmbedding) else embedder
     with writer(settings) as w, workers.Pool(workers.default_workers()) as pool:
         stored = w.stored_fingerprint()
         reindex = rebuild or (stored is not None and stored != settings.fingerprint())
-        # (document, whether it is a stored copy being re-indexed, whether it was stored)
-        queue: dict[str, tuple[SourceDoc, bool, bool]] = {}
-        if reindex:
-            for doc in w.all_documents():
-                queue[doc.doc_id] = (doc, True, True)
-                report.reindexed.append(doc.doc_id)
+        run = _Run(w, pool, settings, model, report, progress)
         inputs: set[str] = set()
         files = count_files(paths) if progress else 0
         read = 0
@@ -196,74 +192,32 @@ def index_paths(
             inputs.add(item.doc_id)
             known = w.known_hash(item.doc_id)
             if known == item.content_hash:
-                # Unchanged; on a re-index its stored copy is already queued.
+                # Unchanged; on a re-index its stored copy is re-indexed below.
                 report.unchanged.append(item.doc_id)
                 continue
-            # A file given again during a re-index replaces its stored copy in the queue.
-            if item.doc_id in queue:
-                report.reindexed.remove(item.doc_id)
-                del queue[item.doc_id]
-            queue[item.doc_id] = (item, False, known is not None)
-        report.stages["read"] = time.perf_counter() - t0
-        mark = time.perf_counter()
-        # Chunking and analysis on every core; results come back in queue order.
-        pending: list[tuple[SourceDoc, list[ChunkRecord], bool]] = []
-        docs = [doc for doc, _, _ in queue.values()]
-        for (doc, again, was_stored), result in zip(
-            queue.values(), workers.records(pool, docs, settings.chunk), strict=True
-        ):
-            if isinstance(result, IngestError):
-                log.warning("could not index %s: %s", doc.doc_id, result.reason)
-                report.failed.append(result)
-                if again:
-                    report.reindexed.remove(doc.doc_id)
-                continue
-            pending.append((doc, result, again))
-            if not again:
-                (report.updated if was_stored else report.added).append(doc.doc_id)
+            run.add(item, again=False, was_stored=known is not None)
+        run.flush()
         if prune:
             failed = {str(Path(e.path).resolve()) for e in report.failed}
             gone = _gone(w.stored_paths(), paths, inputs, failed)
             for doc_id in gone:
                 w.remove(doc_id)
             report.removed = gone
-            pending = [p for p in pending if p[0].doc_id not in set(gone)]
-        texts = [
-            search_text(doc.title, r.chunk.text) for doc, records, _ in pending for r in records
-        ]
-        mark = _stage(report, "chunk", mark)
-        if isinstance(embedder, HashedNgramEmbedding):
-            # The workers embed; this process only fits and stores the IDF table.
-            idf = _prepare_idf(w, pool, pending, settings, reindex)
-            mark = _stage(report, "idf", mark)
-            vectors = workers.embed(pool, texts, settings.embed, idf)
-        else:
-            # Every new text is embedded (and cached) before anything is written: a model
-            # that fails half-way leaves the index as it was, and the next run pays only for
-            # what is not cached yet.
-            if progress and pending:
-                progress(Progress("embed", 0, 1))
-            vectors = embedder.matrix(texts) if texts else np.zeros((0, settings.embed.dim))
-            if progress and pending:
-                progress(Progress("embed", 1, 1))
-        mark = _stage(report, "embed", mark)
-        languages: Counter[str] = Counter()
-        row = 0
-        for done, (doc, records, _) in enumerate(pending, start=1):
-            with_vectors = [replace(r, vector=vectors[row + j]) for j, r in enumerate(records)]
-            row += len(records)
-            w.put(doc, with_vectors)
-            report.chunks += len(with_vectors)
-            languages[doc.lang] += 1
-            if progress:
-                progress(Progress("index", done, len(pending), doc.doc_id))
-        report.languages = dict(languages.most_common())
         if reindex:
+            # Every stored document not written above, re-chunked from its stored original.
+            for doc_id in w.stored_doc_ids():
+                doc = w.stored_document(doc_id) if doc_id not in run.written else None
+                if doc is not None:
+                    report.reindexed.append(doc_id)
+                    run.add(doc, again=True, was_stored=True)
+            run.flush()
             w.reset_vectors()
-        _stage(report, "store", mark)
+        if model is None:
+            run.vectors(reindex)
+        report.languages = dict(run.languages.most_common())
         # Nothing written and the derived indexes current: re-ingesting an unchanged folder
         # only reads and hashes the files.
-        manifest = w.current_manifest() if not pending and not report.removed else None
+        manifest = w.current_manifest() if not run.changed and not report.removed else None
         if manifest is None:
             if progress:
                 progress(Progress("finish", 0, 1))
@@ -271,10 +225,134 @@ def index_paths(
             report.stages.update(w.timings)
             if progress:
                 progress(Progress("finish", 1, 1))
+    busy = sum(v for k, v in report.stages.items() if k != "read")
+    report.stages["read"] = max(0.0, time.perf_counter() - t0 - busy)
     report.total_chunks = manifest["counts"]["chunks"]
     report.total_documents = manifest["counts"]["documents"]
     report.seconds = time.perf_counter() - t0
     return report
+
+
+# Characters of document text chunked, analyzed and stored together: a run of any size holds
+# one batch of chunk records at a time (about 30 KB a chunk), not all of them.
+BATCH_CHARS = 4_000_000
+# Chunks whose n-gram counts or vectors are computed (and stored) together.
+VECTOR_BATCH = 4096
+
+
+class _Run:
+    """The documents of one ingest, chunked and stored a batch at a time. With hashed vectors
+    the chunks are stored first and their vectors computed once every batch is in (the IDF
+    may be fitted on all of them), a batch at a time too. A model embeds before anything is
+    stored and its batch is the whole run: a model that fails half-way leaves the index as it
+    was, and the next run pays only for what is not cached yet."""
+
+    def __init__(
+        self,
+        w: IndexWriter,
+        pool: workers.Pool,
+        settings: Settings,
+        model: ModelEmbedding | None,
+        report: IngestReport,
+        progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.w, self.pool, self.settings, self.model = w, pool, settings, model
+        self.report, self.progress = report, progress
+        self.batch: list[tuple[SourceDoc, bool, bool]] = []
+        self.chars = 0
+        self.written: set[str] = set()
+        self.languages: Counter[str] = Counter()
+        self.changed = False
+
+    def add(self, doc: SourceDoc, *, again: bool, was_stored: bool) -> None:
+        self.batch.append((doc, again, was_stored))
+        self.chars += len(doc.text)
+        if self.model is None and self.chars >= BATCH_CHARS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Chunk, analyze (on every core) and store the documents added since the last flush."""
+        batch, self.batch, self.chars = self.batch, [], 0
+        if not batch:
+            return
+        report = self.report
+        mark = time.perf_counter()
+        done: list[tuple[SourceDoc, list[ChunkRecord]]] = []
+        results = workers.records(self.pool, [d for d, _, _ in batch], self.settings.chunk)
+        for (doc, again, was_stored), result in zip(batch, results, strict=True):
+            if isinstance(result, IngestError):
+                log.warning("could not index %s: %s", doc.doc_id, result.reason)
+                report.failed.append(result)
+                if again:
+                    report.reindexed.remove(doc.doc_id)
+                continue
+            done.append((doc, result))
+            if not again:
+                (report.updated if was_stored else report.added).append(doc.doc_id)
+        mark = _stage(report, "chunk", mark)
+        if self.model is not None:
+            done = self._embed(done)
+            mark = _stage(report, "embed", mark)
+        for n, (doc, records) in enumerate(done, start=1):
+            self.w.put(doc, records)
+            self.written.add(doc.doc_id)
+            self.changed = True
+            report.chunks += len(records)
+            self.languages[doc.lang] += 1
+            if self.progress:
+                self.progress(Progress("index", n, len(done), doc.doc_id))
+        del done, results
+        release_memory()
+        _stage(report, "store", mark)
+
+    def _embed(
+        self, done: list[tuple[SourceDoc, list[ChunkRecord]]]
+    ) -> list[tuple[SourceDoc, list[ChunkRecord]]]:
+        """The records with the model's vectors (every text of the batch in one call)."""
+        assert self.model is not None
+        texts = [search_text(d.title, r.chunk.text) for d, records in done for r in records]
+        if self.progress and done:
+            self.progress(Progress("embed", 0, 1))
+        vectors = self.model.matrix(texts) if texts else np.zeros((0, self.settings.embed.dim))
+        if self.progress and done:
+            self.progress(Progress("embed", 1, 1))
+        out, row = [], 0
+        for doc, records in done:
+            out.append((doc, [replace(r, vector=vectors[row + j]) for j, r in enumerate(records)]))
+            row += len(records)
+        return out
+
+    def vectors(self, reindex: bool) -> None:
+        """Fit the n-gram IDF when it is due, then compute the vectors of every chunk stored
+        without one: this run's, all of them after a new fit, and any that a stopped run left
+        without. The IDF is fitted on at most ``embed.idf_sample`` chunks, evenly spread,
+        when there is none, on a re-index, or when the index has doubled since the last fit
+        (so re-embedding stays linear in the size of the index)."""
+        w, settings = self.w, self.settings
+        mark = time.perf_counter()
+        table, fitted_on = w.idf_state()
+        if not settings.embed.idf:
+            table = None
+        else:
+            total = w.chunk_count(excluding=set())
+            if total and (table is None or reindex or total >= 2 * max(fitted_on, 1)):
+                df, sampled = None, 0
+                for part in w.sample_chunk_texts(settings.embed.idf_sample, VECTOR_BATCH):
+                    texts = [search_text(title, text) for title, text in part]
+                    counted = workers.document_frequencies(self.pool, texts, settings.embed)
+                    df = counted if df is None else df + counted
+                    sampled += len(texts)
+                assert df is not None
+                table = HashedNgramEmbedding.idf_table(df, sampled)
+                w.refit_idf(table, total)
+                self.changed = True
+        mark = _stage(self.report, "idf", mark)
+        for chunk_ids, pairs in w.vectors_without(VECTOR_BATCH):
+            texts = [search_text(title, text) for title, text in pairs]
+            w.set_vectors(chunk_ids, workers.embed(self.pool, texts, settings.embed, table))
+            self.changed = True
+        release_memory()
+        _stage(self.report, "embed", mark)
 
 
 def _stage(report: IngestReport, name: str, since: float) -> float:
@@ -328,38 +406,3 @@ def idf_sample(texts: list[str], size: int) -> list[str]:
         return texts
     picks = np.linspace(0, len(texts) - 1, size).round().astype(np.int64)
     return [texts[i] for i in np.unique(picks)]
-
-
-def _prepare_idf(
-    w: IndexWriter,
-    pool: workers.Pool,
-    pending: list[tuple[SourceDoc, list[ChunkRecord], bool]],
-    settings: Settings,
-    reindex: bool,
-) -> np.ndarray | None:
-    """The index's n-gram IDF table (None: unweighted; fitted on at most
-    ``embed.idf_sample`` of the chunks, evenly spread), fitting a new one
-    when there is none, on a re-index, or when the index has doubled since the last fit; on
-    a new fit the stored chunks are re-embedded with it (one transaction). Growth-triggered
-    refits keep the total re-embedding work linear in the size of the index."""
-    if not settings.embed.idf:
-        return None
-    table, fitted_on = w.idf_state()
-    replaced = {doc.doc_id for doc, _, _ in pending}
-    kept = w.chunk_count(excluding=replaced)
-    total = kept + sum(len(records) for _, records, _ in pending)
-    if table is not None and not reindex and total < 2 * max(fitted_on, 1):
-        return table
-    stored = list(w.stored_chunk_texts(excluding=replaced))
-    texts = [search_text(title, text) for _, title, text in stored]
-    texts += [search_text(doc.title, r.chunk.text) for doc, records, _ in pending for r in records]
-    if not texts:
-        return table
-    sample = idf_sample(texts, settings.embed.idf_sample)
-    df = workers.document_frequencies(pool, sample, settings.embed)
-    table = HashedNgramEmbedding.idf_table(df, len(sample))
-    vectors = workers.embed(pool, texts[: len(stored)], settings.embed, table)
-    w.save_idf(table, total, {cid: v for (cid, _, _), v in zip(stored, vectors, strict=True)})
-    if stored:
-        w.reset_vectors()  # same chunk ids, new vectors: Chroma is refilled in finish()
-    return table

@@ -144,7 +144,56 @@ def _read_text_file(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError
     if not _has_words(decoded.text):
         yield IngestError(str(path), _NO_WORDS)
         return
-    yield make_doc(doc_id, decoded.text, str(path.resolve()), meta={"encoding": decoded.encoding})
+    text, where, meta = decoded.text, str(path.resolve()), {"encoding": decoded.encoding}
+    del decoded
+    spans = text_parts(text)
+    if len(spans) == 1:
+        yield make_doc(doc_id, text, where, meta=meta)
+        return
+    # A very long text is indexed in parts, each a document of its own, so that an ingest
+    # holds a few parts at a time and a citation opens a readable part, not the whole file.
+    title = ""
+    width = len(str(len(spans)))
+    for n, (start, end) in enumerate(spans, start=1):
+        part = text[start:end]
+        if not title:
+            title = make_doc(doc_id, part[:20_000], where, meta=meta).title
+        yield make_doc(
+            f"{doc_id}#part-{n:0{width}d}",
+            part,
+            where,
+            title=f"{title} (part {n} of {len(spans)})",
+            meta={**meta, "part": n, "parts": len(spans), "part_start": start},
+        )
+
+
+# Texts longer than this are indexed in parts (see ``text_parts``).
+PART_CHARS = 1_000_000
+_SENTENCE_END = re.compile(r"[.!?؟۔…][\"'»”)\]]*\s")
+
+
+def text_parts(text: str, size: int | None = None) -> list[tuple[int, int]]:
+    """Spans of ``text`` of at most ``size`` (``PART_CHARS``) characters that cover it in
+    order, each cut after the last blank line in its second half, else the last line break,
+    else the last sentence end, else the last space, else at ``size`` (one span when the
+    text is short)."""
+    size = size or PART_CHARS
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while len(text) - start > size:
+        end, floor = start + size, start + size // 2
+        cut = text.rfind("\n\n", floor, end)
+        if cut >= 0:
+            cut += 2
+        elif (cut := text.rfind("\n", floor, end)) >= 0:
+            cut += 1
+        else:
+            ends = [m.end() for m in _SENTENCE_END.finditer(text, floor, end)]
+            cut = ends[-1] if ends else text.rfind(" ", floor, end) + 1 or end
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, len(text)))
+    return spans
 
 
 def _read_html(path: Path, doc_id: str) -> Iterator[SourceDoc | IngestError]:

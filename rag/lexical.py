@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 
 import bm25s
@@ -211,47 +210,83 @@ def positions_of(segment_seqs: np.ndarray, current_seqs: np.ndarray) -> np.ndarr
     return np.where(ok, found, -1).astype(np.int64)
 
 
-def build_base(texts: Iterable[str], *, k1: float, b: float) -> tuple[bm25s.BM25 | None, float]:
+def build_base(
+    texts: Callable[[], Iterable[str]], *, k1: float, b: float
+) -> tuple[bm25s.BM25 | None, float]:
     """A bm25s index (Lucene BM25, bm25s's default) over passages given as space-joined
-    tokens, one at a time, and their mean length in tokens (1.0 with no passage).
+    tokens, and their mean length in tokens (1.0 with no passage). ``texts()`` gives the
+    passages, one at a time, in the same order each time it is called.
 
-    The same scores as ``bm25s.BM25(k1, b).index(token_lists)``, built in one pass that keeps
-    only each passage's distinct terms and counts (compact arrays, 12 bytes a posting) instead
-    of every passage's token list and bm25s's intermediate structures: a base over 109k
-    passages held several GB that way. None when no passage has a token (bm25s cannot index
-    that either)."""
+    The same scores as ``bm25s.BM25(k1, b).index(token_lists)``, built in two passes: the
+    first counts each term's passages and each passage's length, the second writes every
+    posting straight into its place in bm25s's term-major arrays. Only those arrays (8 bytes
+    a posting) are held, not every passage's token list and bm25s's intermediate
+    structures: a base over 109k passages held several GB that way. None when no passage
+    has a token (bm25s cannot index that either)."""
     vocab: dict[str, int] = {}
-    term_ids, counts, owners, lengths = array("i"), array("i"), array("i"), array("i")
-    for doc, text in enumerate(texts):
+    df_count: list[int] = []
+    lengths = array("i")
+    for text in texts():
         tokens = text.split()
         lengths.append(len(tokens))
-        tf = Counter(tokens)
-        term_ids.extend([vocab.setdefault(term, len(vocab)) for term in tf])
-        counts.extend(tf.values())
-        owners.extend(repeat(doc, len(tf)))
+        for term in set(tokens):
+            tid = vocab.setdefault(term, len(vocab))
+            if tid == len(df_count):
+                df_count.append(1)
+            else:
+                df_count[tid] += 1
     n_docs = len(lengths)
     length = np.frombuffer(lengths, dtype=np.int32) if n_docs else np.zeros(0, np.int32)
     avgdl = float(length.mean()) if n_docs else 1.0
     if not vocab:
         return None, avgdl
-    tid = np.frombuffer(term_ids, dtype=np.int32)
-    df = np.bincount(tid, minlength=len(vocab))
+    df = np.array(df_count, dtype=np.int64)
+    col_ptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+    term_idf = idf(df, float(n_docs)).astype(np.float32)
     norm = (k1 * (1 - b + b * length / avgdl)).astype(np.float32)
-    tf_arr = np.frombuffer(counts, dtype=np.int32).astype(np.float32)
-    owner = np.frombuffer(owners, dtype=np.int32)
-    scores = idf(df, float(n_docs)).astype(np.float32)[tid] * (tf_arr / (tf_arr + norm[owner]))
-    del tf_arr
-    order = np.argsort(tid, kind="stable")  # by term, passages ascending within a term
+    data = np.empty(int(col_ptr[-1]), dtype=np.float32)
+    indices = np.empty(int(col_ptr[-1]), dtype=np.int32)
+    filled = col_ptr[:-1].copy()  # where each term's next posting goes
+    # Passages in order, so each term's postings come out with passages ascending. A block of
+    # passages at a time: their postings sorted by term (stably), each term's run placed
+    # after what earlier blocks put there.
+    term_ids, counts, owners = array("i"), array("i"), array("i")
+
+    def place() -> None:
+        tid = np.frombuffer(term_ids, dtype=np.int32)
+        order = np.argsort(tid, kind="stable")
+        tid = tid[order]
+        starts = np.flatnonzero(np.r_[True, tid[1:] != tid[:-1]])
+        runs = np.diff(np.r_[starts, len(tid)])
+        rank = np.arange(len(tid)) - np.repeat(starts, runs)
+        dest = filled[tid] + rank
+        owner = np.frombuffer(owners, dtype=np.int32)[order]
+        freq = np.frombuffer(counts, dtype=np.int32)[order].astype(np.float32)
+        data[dest] = term_idf[tid] * (freq / (freq + norm[owner]))
+        indices[dest] = owner
+        filled[tid[starts]] += runs
+
+    doc = -1
+    for doc, text in enumerate(texts()):
+        tf = Counter(text.split())
+        term_ids.extend([vocab[term] for term in tf])
+        counts.extend(tf.values())
+        owners.extend([doc] * len(tf))
+        if len(term_ids) >= _BLOCK:
+            place()
+            del term_ids[:], counts[:], owners[:]
+    if term_ids:
+        place()
+    if doc + 1 != n_docs or not np.array_equal(filled, col_ptr[1:]):
+        raise ValueError("the passages changed between the two passes of build_base")
     index = bm25s.BM25(k1=k1, b=b)
-    index.scores = {
-        "data": scores[order].astype(np.float32),
-        "indices": owner[order].astype(np.int32),
-        "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
-        "num_docs": n_docs,
-    }
+    index.scores = {"data": data, "indices": indices, "indptr": col_ptr, "num_docs": n_docs}
     index.vocab_dict = vocab
     index.nonoccurrence_array = None  # Lucene BM25 has none (bm25s sets it in index())
     return index, avgdl
+
+
+_BLOCK = 1_000_000  # postings placed together
 
 
 def mean_length(token_lists: list[list[str]]) -> float:

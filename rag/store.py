@@ -19,7 +19,10 @@ writer checks the embedded Chroma store when it opens (rag.health).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import fcntl
+import gc
 import json
 import logging
 import shutil
@@ -178,13 +181,20 @@ class IndexWriter:
         ).fetchone()
         return str(row[0]) if row else None
 
-    def all_documents(self) -> Iterator[SourceDoc]:
-        rows = self.conn.execute(
+    def stored_doc_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+
+    def stored_document(self, doc_id: str) -> SourceDoc | None:
+        """The stored original of ``doc_id`` (None if there is none)."""
+        row = self.conn.execute(
             "SELECT doc_id, text, title, path, lang, content_hash, meta FROM documents "
-            "ORDER BY doc_id"
-        )
-        for doc_id, text, title, path, lang, chash, meta in rows:
-            yield SourceDoc(doc_id, text, title, path, lang, chash, json.loads(meta))
+            "WHERE doc_id=?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        doc_id, text, title, path, lang, chash, meta = row
+        return SourceDoc(doc_id, text, title, path, lang, chash, json.loads(meta))
 
     def put(self, doc: SourceDoc, records: list[ChunkRecord]) -> None:
         """Replace ``doc`` and its chunks in one transaction."""
@@ -267,9 +277,35 @@ class IndexWriter:
             ).fetchall():
                 yield chunk_id, title, text[start:end]
 
-    def save_idf(self, table: np.ndarray, fitted_on: int, vectors: dict[str, np.ndarray]) -> None:
-        """Store a new IDF table and the stored chunks' vectors re-embedded with it, in one
-        transaction, so every stored vector always matches the stored table."""
+    def sample_chunk_texts(self, size: int, batch: int) -> Iterator[list[tuple[str, str]]]:
+        """(title, chunk text) of at most ``size`` stored chunks, evenly spread over them in
+        ``seq`` order (all of them when there are fewer), ``batch`` at a time: what the IDF
+        is fitted on."""
+        rows = self.conn.execute("SELECT doc_id, start, end FROM chunks ORDER BY seq").fetchall()
+        if len(rows) > size:
+            picks = np.unique(np.linspace(0, len(rows) - 1, size).round().astype(np.int64))
+            rows = [rows[i] for i in picks]
+        for i in range(0, len(rows), batch):
+            yield self._texts_of(rows[i : i + batch])
+
+    def _texts_of(self, rows: list[tuple[str, int, int]]) -> list[tuple[str, str]]:
+        """(title, text[start:end]) of (doc_id, start, end) rows, each document read once."""
+        out: list[tuple[str, str]] = []
+        doc: tuple[str, str, str] | None = None
+        for doc_id, start, end in rows:
+            if doc is None or doc[0] != doc_id:
+                title, text = self.conn.execute(
+                    "SELECT title, text FROM documents WHERE doc_id=?", (doc_id,)
+                ).fetchone()
+                doc = (doc_id, title, text)
+            out.append((doc[1], doc[2][start:end]))
+        return out
+
+    def refit_idf(self, table: np.ndarray, fitted_on: int) -> None:
+        """Store a new IDF table and clear every stored vector in one transaction (so no
+        stored vector was made with another table); ``vectors_without`` then yields every
+        chunk, and Chroma is emptied to be refilled by ``finish``. Readers keep the vectors
+        of the segments they serve until the manifest names new ones."""
         with self.conn:
             self.conn.execute(
                 "INSERT OR REPLACE INTO blobs VALUES ('idf', ?)",
@@ -278,13 +314,34 @@ class IndexWriter:
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('idf_fitted_on', ?)", (str(fitted_on),)
             )
-            self.conn.executemany(
-                "UPDATE chunks SET vector=? WHERE chunk_id=?",
-                [(v.astype(np.float32).tobytes(), cid) for cid, v in vectors.items()],
-            )
+            self.conn.execute("UPDATE chunks SET vector=x''")
             epoch = int(_meta(self.conn, "vectors_epoch") or "0") + 1
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('vectors_epoch', ?)", (str(epoch),)
+            )
+            _bump_generation(self.conn)
+        if self.conn.execute("SELECT 1 FROM chunks WHERE synced=1 LIMIT 1").fetchone():
+            self.reset_vectors()
+
+    def vectors_without(self, batch: int) -> Iterator[tuple[list[str], list[tuple[str, str]]]]:
+        """Chunks stored without a vector (new ones, or all after ``refit_idf``), a batch at a
+        time: (chunk ids, (title, text) of each), in document order."""
+        rows = self.conn.execute(
+            "SELECT chunk_id, doc_id, start, end FROM chunks WHERE length(vector)=0 "
+            "ORDER BY doc_id, ord"
+        ).fetchall()
+        for i in range(0, len(rows), batch):
+            part = rows[i : i + batch]
+            yield [r[0] for r in part], self._texts_of([(r[1], r[2], r[3]) for r in part])
+
+    def set_vectors(self, chunk_ids: list[str], vectors: np.ndarray) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE chunks SET vector=? WHERE chunk_id=?",
+                [
+                    (v.tobytes(), cid)
+                    for cid, v in zip(chunk_ids, vectors.astype(np.float32), strict=True)
+                ],
             )
             _bump_generation(self.conn)
 
@@ -355,6 +412,7 @@ class IndexWriter:
         # brought in step after; SQLite remembers what it still lacks, so a failure here is
         # repaired by the next ingest (current_manifest() checks it), whatever happens.
         t1 = time.perf_counter()
+        release_memory()  # Chroma's index grows in this process: give back what BM25 used
         self._sync_chroma()
         self.timings = {"lexical": t1 - t0, "chroma": time.perf_counter() - t1}
         return manifest
@@ -602,12 +660,26 @@ def _load_chunk_arrays(
         tokens.append(toks.split())
         xtokens.append(xtoks.split())
         blobs.append(vector)
-    vectors = (
-        np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
-        if blobs
-        else np.zeros((0, dim), dtype=np.float32)
-    )
-    return np.array(seqs, dtype=np.int64), ids, tokens, xtokens, vectors
+    return np.array(seqs, dtype=np.int64), ids, tokens, xtokens, _vector_block(blobs, dim)
+
+
+def release_memory() -> None:
+    """Return freed memory to the operating system: Python keeps the arenas of a large step
+    (a batch of chunk records, a BM25 build) mapped, and glibc keeps freed heap, so a long
+    ingest's resident memory would ratchet up stage after stage."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _vector_block(blobs: list[bytes], dim: int) -> np.ndarray:
+    """Stored vectors as rows; a chunk stored without one yet (an ingest stopped before its
+    vectors were computed) gets zeros: no dense match until the next ingest fills it in."""
+    if any(len(b) != dim * 4 for b in blobs):
+        blobs = [b if len(b) == dim * 4 else bytes(dim * 4) for b in blobs]
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
 
 def analyzer_id() -> str:
@@ -633,7 +705,7 @@ def _write_base_bm25(
     """Write the bm25s index of every chunk's ``column`` (tokens or xtokens), in seq order,
     into ``folder`` (left empty when no chunk has a token); returns the mean length."""
     built, avgdl = lexical.build_base(
-        (row[0] for row in conn.execute(f"SELECT {column} FROM chunks ORDER BY seq")),
+        lambda: (row[0] for row in conn.execute(f"SELECT {column} FROM chunks ORDER BY seq")),
         k1=settings.retrieval.bm25_k1,
         b=settings.retrieval.bm25_b,
     )
@@ -653,8 +725,7 @@ def _write_vectors(conn: sqlite3.Connection, path: Path, n: int, dim: int) -> No
     cursor = conn.execute("SELECT vector FROM chunks ORDER BY seq")
     row = 0
     while blobs := cursor.fetchmany(8192):
-        block = np.frombuffer(b"".join(b for (b,) in blobs), dtype=np.float32)
-        out[row : row + len(blobs)] = block.reshape(len(blobs), dim)
+        out[row : row + len(blobs)] = _vector_block([b for (b,) in blobs], dim)
         row += len(blobs)
     if row != n:
         raise IndexDamagedError(f"{path}: {row} vectors for {n} chunks; run the ingest again")

@@ -27,6 +27,7 @@ R = TypeVar("R")
 
 # Below these sizes the work runs in the calling process.
 MIN_DOCS = 24
+MIN_CHARS = 1_000_000  # or fewer documents with this much text (the parts of a long file)
 MIN_TEXTS = 400
 _TEXT_BATCH = 256
 
@@ -176,4 +177,5 @@ def embed(
 def records(pool: Pool, docs: Iterable[Any], settings: ChunkSettings) -> Iterator[Any]:
     """``records_job`` over ``docs``, in order."""
     items = [(doc, settings) for doc in docs]
-    return pool.map(records_job, items, parallel=len(items) >= MIN_DOCS)
+    large = sum(len(doc.text) for doc, _ in items) >= MIN_CHARS
+    return pool.map(records_job, items, parallel=len(items) >= MIN_DOCS or large)

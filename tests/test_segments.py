@@ -213,7 +213,7 @@ def test_a_streamed_base_scores_as_bm25s_does(tmp_path: Path) -> None:
     ]
     reference = bm25s.BM25(k1=1.2, b=0.75)
     reference.index(passages, show_progress=False)
-    built, avgdl = lexical.build_base((" ".join(p) for p in passages), k1=1.2, b=0.75)
+    built, avgdl = lexical.build_base(lambda: (" ".join(p) for p in passages), k1=1.2, b=0.75)
     assert built is not None and avgdl == pytest.approx(lexical.mean_length(passages))
     built.save(str(tmp_path / "base"), show_progress=False)
     loaded = lexical.load_segment(tmp_path / "base")
@@ -228,7 +228,7 @@ def test_a_streamed_base_scores_as_bm25s_does(tmp_path: Path) -> None:
     assert np.allclose(
         ours.get_scores(["پوتين", "idlib", "ادلب"]), theirs.get_scores(["پوتين", "idlib", "ادلب"])
     )
-    assert lexical.build_base(iter(["", " "]), k1=1.2, b=0.75)[0] is None
+    assert lexical.build_base(lambda: iter(["", " "]), k1=1.2, b=0.75)[0] is None
 
 
 def test_deleted_passages_drop_out_of_a_segment() -> None:
