@@ -302,7 +302,8 @@ class _Run:
             if self.progress:
                 self.progress(Progress("index", n, len(done), doc.doc_id))
         del done, results
-        release_memory()
+        if sum(len(d.text) for d, _, _ in batch) >= BATCH_CHARS // 4:
+            release_memory()  # a large batch's records: give the memory back
         _stage(report, "store", mark)
 
     def _embed(
@@ -347,11 +348,14 @@ class _Run:
                 w.refit_idf(table, total)
                 self.changed = True
         mark = _stage(self.report, "idf", mark)
+        embedded = 0
         for chunk_ids, pairs in w.vectors_without(VECTOR_BATCH):
             texts = [search_text(title, text) for title, text in pairs]
             w.set_vectors(chunk_ids, workers.embed(self.pool, texts, settings.embed, table))
             self.changed = True
-        release_memory()
+            embedded += len(chunk_ids)
+        if embedded >= VECTOR_BATCH:
+            release_memory()
         _stage(self.report, "embed", mark)
 
 

@@ -125,6 +125,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     if "synced" not in columns:  # 0 everywhere: the next sync compares all ids once
         conn.execute("ALTER TABLE chunks ADD COLUMN synced INTEGER NOT NULL DEFAULT 0")
     conn.execute("CREATE INDEX IF NOT EXISTS chunks_unsynced ON chunks(synced) WHERE synced=0")
+    # Chunks stored before their vectors (``vectors_without``): found without a scan.
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS chunks_novector ON chunks(doc_id, ord) WHERE length(vector)=0"
+    )
     return conn
 
 
@@ -412,7 +416,8 @@ class IndexWriter:
         # brought in step after; SQLite remembers what it still lacks, so a failure here is
         # repaired by the next ingest (current_manifest() checks it), whatever happens.
         t1 = time.perf_counter()
-        release_memory()  # Chroma's index grows in this process: give back what BM25 used
+        if segments["delta"] is None:
+            release_memory()  # Chroma's index grows in this process: give back what BM25 used
         self._sync_chroma()
         self.timings = {"lexical": t1 - t0, "chroma": time.perf_counter() - t1}
         return manifest
