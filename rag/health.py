@@ -15,9 +15,7 @@ When it runs (never on a question: exact dense search, the default, reads the se
   files changed since they were last known good (a stamp of names, sizes and modification
   times, written when a writer closes with Chroma in step, and after each passed check);
   after a clean ingest the check is skipped, after a killed one it runs;
-- always in ``manba doctor``;
-- ``usable`` is for a reader about to query Chroma (``dense_backend = "chroma"``): it checks
-  without moving anything, since readers never write.
+- always in ``manba doctor``.
 """
 
 from __future__ import annotations
@@ -226,14 +224,6 @@ def _implausible_file(folder: Path, vectors: int) -> str | None:
                 f"({on_disk:,} on disk), implausible for {vectors} vector(s)"
             )
     return None
-
-
-def usable(settings: Settings) -> Health:
-    """For a reader about to query Chroma: a check (skipped when the files are as last known
-    good), moving nothing."""
-    if not settings.store.chroma_url and chroma_dir(settings).is_dir() and _stamp_matches(settings):
-        return Health(True, "unchanged since last known good", checked=False)
-    return check(settings)
 
 
 def _synced(conn: sqlite3.Connection) -> int:

@@ -335,7 +335,7 @@ class _Run:
         if not settings.embed.idf:
             table = None
         else:
-            total = w.chunk_count(excluding=set())
+            total = w.chunk_count()
             if total and (table is None or reindex or total >= 2 * max(fitted_on, 1)):
                 df, sampled = None, 0
                 for part in w.sample_chunk_texts(settings.embed.idf_sample, VECTOR_BATCH):
@@ -400,13 +400,3 @@ def _gone(
         ):
             gone.append(doc_id)
     return gone
-
-
-def idf_sample(texts: list[str], size: int) -> list[str]:
-    """At most ``size`` of ``texts``, evenly spread (every text when there are fewer), in
-    order: the same texts give the same sample. Spread rather than the first ``size``, since
-    an index is often ingested source by source."""
-    if len(texts) <= size:
-        return texts
-    picks = np.linspace(0, len(texts) - 1, size).round().astype(np.int64)
-    return [texts[i] for i in np.unique(picks)]

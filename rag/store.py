@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bm25s
 import numpy as np
@@ -51,6 +51,7 @@ from rag.errors import (
 from rag.types import Chunk, DocInfo, SourceDoc
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DB_NAME = "manba.sqlite3"
 MANIFEST = "manifest.json"
@@ -264,31 +265,15 @@ class IndexWriter:
         table = np.frombuffer(row[0], dtype=np.float32).copy() if row else None
         return table, int(fitted) if fitted else 0
 
-    def chunk_count(self, excluding: set[str]) -> int:
-        """Stored chunks, not counting those of the ``excluding`` documents (one query)."""
-        per_doc = self.conn.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id")
-        return sum(int(n) for doc_id, n in per_doc if doc_id not in excluding)
-
-    def stored_chunk_texts(self, excluding: set[str]) -> Iterator[tuple[str, str, str]]:
-        """(chunk_id, document title, chunk text) of every stored chunk not in ``excluding``
-        documents, text sliced from the stored original."""
-        docs = self.conn.execute("SELECT doc_id, title, text FROM documents ORDER BY doc_id")
-        for doc_id, title, text in docs.fetchall():
-            if doc_id in excluding:
-                continue
-            for chunk_id, start, end in self.conn.execute(
-                "SELECT chunk_id, start, end FROM chunks WHERE doc_id=? ORDER BY ord", (doc_id,)
-            ).fetchall():
-                yield chunk_id, title, text[start:end]
+    def chunk_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def sample_chunk_texts(self, size: int, batch: int) -> Iterator[list[tuple[str, str]]]:
         """(title, chunk text) of at most ``size`` stored chunks, evenly spread over them in
         ``seq`` order (all of them when there are fewer), ``batch`` at a time: what the IDF
         is fitted on."""
         rows = self.conn.execute("SELECT doc_id, start, end FROM chunks ORDER BY seq").fetchall()
-        if len(rows) > size:
-            picks = np.unique(np.linspace(0, len(rows) - 1, size).round().astype(np.int64))
-            rows = [rows[i] for i in picks]
+        rows = idf_sample(rows, size)
         for i in range(0, len(rows), batch):
             yield self._texts_of(rows[i : i + batch])
 
@@ -675,6 +660,16 @@ def release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def idf_sample(items: list[T], size: int) -> list[T]:
+    """At most ``size`` of ``items``, evenly spread (every item when there are fewer), in
+    order: the same items give the same sample. Spread rather than the first ``size``, since
+    an index is often ingested source by source."""
+    if len(items) <= size:
+        return items
+    picks = np.linspace(0, len(items) - 1, size).round().astype(np.int64)
+    return [items[i] for i in np.unique(picks)]
 
 
 def _vector_block(blobs: list[bytes], dim: int) -> np.ndarray:

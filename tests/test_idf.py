@@ -15,8 +15,8 @@ from rag import vectorstore
 from rag.config import EmbedSettings, Settings
 from rag.embeddings import IDF_BUCKETS, make_embedding
 from rag.errors import ConfigError
-from rag.indexing import idf_sample, index_paths, search_text
-from rag.store import IndexReader, IndexWriter
+from rag.indexing import index_paths, search_text
+from rag.store import IndexReader, IndexWriter, idf_sample
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:legacy embedding function config:DeprecationWarning"
